@@ -1,0 +1,247 @@
+"""Checking and normalising what a user passes to `odeint` and `solve`.
+
+The integrators see one tensor state, time running forwards as Python floats,
+and a vector field `fn(t: float, y) -> Tensor` that counts its evaluations.
+This module builds that view from the user's arguments (tuple states,
+decreasing times, any floating dtype) and turns it back at the end; every
+check raises an error that names the argument and says what to do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+State = Tensor | tuple[Tensor, ...]
+
+_COMMON_OPTIONS = frozenset(
+    {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm"}
+)
+
+
+def _check_y0(y0: object) -> tuple[Tensor, ...]:
+    parts = y0 if isinstance(y0, tuple | list) else (y0,)
+    if not parts:
+        raise ValueError("y0 is an empty tuple: pass the initial state as a tensor or a tuple.")
+    for i, p in enumerate(parts):
+        name = "y0" if len(parts) == 1 and not isinstance(y0, tuple | list) else f"y0[{i}]"
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(p).__name__}.")
+        if not p.is_floating_point():
+            raise TypeError(
+                f"{name} has dtype {p.dtype}; the state must be floating point: "
+                f"pass {name}.float() or {name}.double()."
+            )
+        if p.dtype != parts[0].dtype or p.device != parts[0].device:
+            raise ValueError(
+                f"{name} is {p.dtype} on {p.device} but y0[0] is {parts[0].dtype} on "
+                f"{parts[0].device}: give all parts of a tuple state the same dtype and device."
+            )
+        with torch.no_grad():
+            if not bool(torch.isfinite(p).all()):
+                raise ValueError(f"{name} contains NaN or Inf; the initial state must be finite.")
+    return tuple(parts)
+
+
+def _check_t(t: object, device: torch.device, dtype: torch.dtype) -> Tensor:
+    if not isinstance(t, Tensor):
+        try:
+            t = torch.as_tensor(t, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"t must be a 1-D tensor of times, got {type(t).__name__}.") from exc
+    if t.device != device:
+        raise ValueError(
+            f"t is on {t.device} but y0 is on {device}: put them on the same device, "
+            "for example t = t.to(y0.device)."
+        )
+    if t.dim() != 1 or t.numel() < 1:
+        raise ValueError(
+            f"t must be one-dimensional with at least one time, got shape {tuple(t.shape)}."
+        )
+    if not t.is_floating_point():
+        t = t.to(dtype)
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError("t contains NaN or Inf; the output times must be finite.")
+    if t.numel() > 1:
+        d = t[1:] - t[:-1]
+        if not (bool((d > 0).all()) or bool((d < 0).all())):
+            raise ValueError(
+                "t must be strictly increasing or strictly decreasing (no repeated times); "
+                "sort it, e.g. t = torch.sort(t).values."
+            )
+    return t
+
+
+def _check_tolerance(name: str, value: object) -> float:
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(
+                f"{name} must be a number; per-component tolerances are not supported."
+            )
+        value = float(value)
+    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+        raise TypeError(f"{name} must be a non-negative number, got {value!r}.")
+    if value < 0:
+        raise ValueError(f"{name} must be non-negative, got {value}; for example {name}=1e-6.")
+    return float(value)
+
+
+@dataclass
+class Problem:
+    """An initial value problem in the integrators' normal form (time increasing, one tensor)."""
+
+    fn: Callable[[float, Tensor], Tensor]
+    fn_tensor: Callable[[Tensor, Tensor], Tensor]
+    y0: Tensor  # (*shape) or (n,) for a tuple state
+    times: list[float]  # output times, increasing (negated when the user's t decreases)
+    direction: float  # +1.0 or -1.0
+    rtol: float
+    atol: float
+    options: dict
+    time: Callable[[float], Tensor]  # internal float time -> the tensor func receives
+    unflatten: Callable[[Tensor], State]  # (len(t), *state) -> what odeint returns
+    norm: Callable[[Tensor], Tensor] | None = None
+    time_eps: float = 1e-13  # output times this close (relative) to a step's end are on it
+    nfe: list[int] = field(default_factory=lambda: [0])
+
+
+def _tuple_tools(parts: tuple[Tensor, ...]):
+    shapes = [p.shape for p in parts]
+    sizes = [p.numel() for p in parts]
+
+    def split(y: Tensor) -> tuple[Tensor, ...]:  # (..., n) -> parts of (..., *shape_i)
+        lead = y.shape[:-1]
+        chunks = torch.split(y, sizes, dim=-1)
+        return tuple(c.reshape((*lead, *s)) for c, s in zip(chunks, shapes, strict=True))
+
+    def join(ys: Sequence[Tensor]) -> Tensor:
+        return torch.cat([p.reshape(-1) for p in ys])
+
+    return split, join
+
+
+def _wrap_func(func, parts, is_tuple, t_dtype, direction, nfe):
+    """The vector field in normal form, with the first call checked.
+
+    Returns `fn(t: float, y)` for the Runge–Kutta loops and `fn_tensor(t: Tensor, y)`
+    for the implicit and multistep steppers; both take the internal (increasing) time.
+    """
+    split, join = _tuple_tools(parts) if is_tuple else (None, None)
+    device = parts[0].device
+    checked = [False]
+
+    def core(user_t: Tensor, y: Tensor) -> Tensor:
+        nfe[0] += 1
+        out = func(user_t, split(y) if is_tuple else y)
+        if not checked[0]:
+            _check_output(out, parts, is_tuple)
+            checked[0] = True
+        if is_tuple:
+            out = join(out)
+        return out if direction > 0 else -out
+
+    if is_tuple or direction < 0:
+
+        def fn(t: float, y: Tensor) -> Tensor:
+            return core(torch.scalar_tensor(t * direction, dtype=t_dtype, device=device), y)
+
+    else:
+        # The common case, flattened into one call: this runs once per stage of every step.
+        def fn(t: float, y: Tensor) -> Tensor:
+            if not checked[0]:
+                return core(torch.scalar_tensor(t, dtype=t_dtype, device=device), y)
+            nfe[0] += 1
+            return func(torch.scalar_tensor(t, dtype=t_dtype, device=device), y)
+
+    def fn_tensor(t: Tensor, y: Tensor) -> Tensor:
+        return core(t if direction > 0 else -t, y)
+
+    return fn, fn_tensor
+
+
+def _check_output(out: object, parts: tuple[Tensor, ...], is_tuple: bool) -> None:
+    outs = out if is_tuple and isinstance(out, tuple | list) else (out,)
+    if is_tuple and (not isinstance(out, tuple | list) or len(outs) != len(parts)):
+        raise TypeError(
+            f"func must return a tuple of {len(parts)} tensors for a tuple state, got "
+            f"{type(out).__name__}."
+        )
+    for o, p in zip(outs, parts, strict=True):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"func must return a tensor (dy/dt), got {type(o).__name__}.")
+        if o.shape != p.shape:
+            raise ValueError(
+                f"func returned shape {tuple(o.shape)} but the state has shape {tuple(p.shape)}: "
+                "func(t, y) must return dy/dt with the shape of y."
+            )
+        if o.dtype != p.dtype or o.device != p.device:
+            raise TypeError(
+                f"func returned {o.dtype} on {o.device} but the state is {p.dtype} on {p.device}: "
+                "return dy/dt with y's dtype and device (check the dtype of the module's weights)."
+            )
+
+
+def make_problem(func, y0, t, rtol, atol, method_options: frozenset, options) -> Problem:
+    """Check the user's arguments and build the normal form; raises ValueError/TypeError."""
+    if not callable(func):
+        raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}.")
+    is_tuple = isinstance(y0, tuple | list)
+    parts = _check_y0(y0)
+    dtype, device = parts[0].dtype, parts[0].device
+    t = _check_t(t, device, dtype)
+    rtol, atol = _check_tolerance("rtol", rtol), _check_tolerance("atol", atol)
+    if rtol == 0 and atol == 0:
+        raise ValueError("rtol and atol are both 0: at least one tolerance must be positive.")
+    options = dict(options or {})
+    unknown = set(options) - _COMMON_OPTIONS - method_options
+    if unknown:
+        valid = ", ".join(sorted(_COMMON_OPTIONS | method_options))
+        raise ValueError(f"unknown option(s) {sorted(unknown)}; valid options are: {valid}.")
+    for key in ("step_size", "first_step", "max_step"):
+        if key in options and options[key] is not None and not float(options[key]) > 0:
+            raise ValueError(f"options['{key}'] must be a positive number, got {options[key]!r}.")
+    if float(options.get("min_step", 0.0)) < 0:
+        raise ValueError(f"options['min_step'] must be non-negative, got {options['min_step']!r}.")
+    max_steps = options.get("max_num_steps", 1)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"options['max_num_steps'] must be a positive integer, got {max_steps!r}.")
+    direction = -1.0 if t.numel() > 1 and float(t[1]) < float(t[0]) else 1.0
+    t_dtype = t.dtype
+
+    def time(s: float) -> Tensor:
+        return torch.scalar_tensor(s * direction, dtype=t_dtype, device=device)
+
+    nfe = [0]
+    fn, fn_tensor = _wrap_func(func, parts, is_tuple, t_dtype, direction, nfe)
+    if is_tuple:
+        split, join = _tuple_tools(parts)
+        y0_flat = join(parts)
+        unflatten = split
+    else:
+        y0_flat = parts[0]
+
+        def unflatten(ys: Tensor) -> Tensor:
+            return ys
+
+    norm = options.get("norm")
+    if norm is not None:
+        if not callable(norm):
+            raise TypeError(
+                "options['norm'] must be a callable mapping the scaled error to a scalar."
+            )
+        if is_tuple:
+            user_norm = norm
+
+            def norm(e: Tensor) -> Tensor:
+                return user_norm(split(e))
+
+    times = [direction * float(s) for s in t.tolist()]
+    time_eps = 4 * torch.finfo(t_dtype).eps
+    return Problem(
+        fn, fn_tensor, y0_flat, times, direction, rtol, atol, options, time, unflatten, norm,
+        time_eps, nfe,
+    )

@@ -1,0 +1,155 @@
+"""Published coefficients of the named Butcher tableaux, as exact fractions.
+
+Every table is typed from the cited paper as text of ``p/q`` fractions or decimals, which
+``fractions.Fraction`` parses exactly; ``tableau.py`` turns the results into floats when it
+builds the ``ButcherTableau`` objects, so nothing is rounded twice. Matrices are written as
+their rows below the first stage (explicit methods: the first row is all zeros).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+Row = tuple[Fraction, ...]
+
+
+def q(text: str) -> Row:
+    """Exact numbers from text such as ``"1/5 -3/40 0.161"``."""
+    return tuple(Fraction(x) for x in text.split())
+
+
+def lower(rows: Sequence[str]) -> tuple[Row, ...]:
+    """Full square A of an explicit method from its rows below the first (zero) one."""
+    s = len(rows) + 1
+    return ((Fraction(0),) * s, *(q(r) + (Fraction(0),) * (s - len(q(r))) for r in rows))
+
+
+def minus(x: Row, y: Row) -> Row:
+    """x - y entrywise, e.g. b_error = b - b_hat."""
+    return tuple(u - v for u, v in zip(x, y, strict=True))
+
+
+def hermite_quartic(b: Row, d: Row) -> tuple[Row, ...]:
+    """b_dense of the quartic dense output of an FSAL pair (HNW I, Sect. II.6, code DOPRI5).
+
+    y(t + theta h) = y0 + theta dy + theta (1 - theta) [r3 + theta (r4 + (1 - theta) r5)] with
+    dy = y1 - y0 = h b.k, r3 = h k_1 - dy, r4 = dy - h k_s - r3 and r5 = h d.k. Collecting the
+    powers theta, ..., theta^4 gives the four columns below (they sum to b, as they must).
+    """
+    s = len(b)
+    e1 = q("1" + " 0" * (s - 1))  # picks k_1 = f(t, y0)
+    es = q("0 " * (s - 1) + "1")  # picks k_s = f(t + h, y1) (FSAL)
+    cols = (e1, tuple(3 * bi - 2 * x - y + di for bi, x, y, di in zip(b, e1, es, d, strict=True)),
+            tuple(-2 * bi + x + y - 2 * di for bi, x, y, di in zip(b, e1, es, d, strict=True)), d)
+    return tuple(zip(*cols, strict=True))
+
+
+# P. Bogacki & L. F. Shampine (1989), "A 3(2) pair of Runge-Kutta formulas".
+BOSH3_C = q("0 1/2 3/4 1")
+BOSH3_A = lower(["1/2", "0 3/4", "2/9 1/3 4/9"])
+BOSH3_B = q("2/9 1/3 4/9 0")
+BOSH3_B_ERROR = minus(BOSH3_B, q("7/24 1/4 1/3 1/8"))
+
+# E. Fehlberg (1969), NASA TR R-315 (HNW I, Sect. II.4). b: 5th order, b_hat: 4th order.
+FEHLBERG45_C = q("0 1/4 3/8 12/13 1 1/2")
+FEHLBERG45_A = lower(["1/4", "3/32 9/32", "1932/2197 -7200/2197 7296/2197",
+                      "439/216 -8 3680/513 -845/4104", "-8/27 2 -3544/2565 1859/4104 -11/40"])
+FEHLBERG45_B = q("16/135 0 6656/12825 28561/56430 -9/50 2/55")
+FEHLBERG45_B_ERROR = minus(FEHLBERG45_B, q("25/216 0 1408/2565 2197/4104 -1/5 0"))
+
+# J. R. Dormand & P. J. Prince (1980), "A family of embedded Runge-Kutta formulae" (HNW I,
+# Sect. II.5), with Shampine's (1986) dense output coefficients d_i as printed in the
+# DOPRI5 code of HNW I, Sect. II.6.
+DOPRI5_C = q("0 1/5 3/10 4/5 8/9 1 1")
+DOPRI5_B = q("35/384 0 500/1113 125/192 -2187/6784 11/84 0")
+DOPRI5_A = lower(["1/5", "3/40 9/40", "44/45 -56/15 32/9",
+                  "19372/6561 -25360/2187 64448/6561 -212/729",
+                  "9017/3168 -355/33 46732/5247 49/176 -5103/18656",
+                  "35/384 0 500/1113 125/192 -2187/6784 11/84"])
+DOPRI5_B_ERROR = minus(DOPRI5_B, q("5179/57600 0 7571/16695 393/640 -92097/339200 187/2100 1/40"))
+DOPRI5_B_DENSE = hermite_quartic(DOPRI5_B, q(
+    "-12715105075/11282082432 0 87487479700/32700410799 -10690763975/1880347072 "
+    "701980252875/199316789632 -1453857185/822651844 69997945/29380423"))
+
+# Ch. Tsitouras (2011), "Runge-Kutta pairs of order 5(4) satisfying only the first column
+# simplifying assumption", Comput. Math. Appl. 62(2), 770-775, Table 1 (FSAL, 7 stages).
+# The paper prints 16 digits; these are the same coefficients carried to ~38 digits (solved
+# to high precision from the paper's free parameters c2..c5 and its order equations, as in
+# the OrdinaryDiffEq.jl tableau), so row sums and order conditions hold to full precision.
+TSIT5_C = q("0 0.161 0.327 0.9 0.98002554090450968572981028628702459549 1 1")
+TSIT5_A = lower([
+    "0.161",
+    "-0.0084806554923569885444268742502307746751 0.33548065549235698854442687425023077468",
+    "2.8971530571054934321304325941929387649 -6.3594484899750748431481599123838256260 "
+    "4.3622954328695814110177273181908868610",
+    "5.3258648284392566044288779208405113178 -11.748883564062827877747170339785772962 "
+    "7.4955393428898362083046047845643581557 -0.092495066361755249256502079332071916113",
+    "5.8614554429464200286592514869826478904 -12.920969317847109291706118681783359395 "
+    "8.1593678985761586431804007945392534852 -0.071584973281400997224530542525829738691 "
+    "-0.028269050394068382909003057212712241467",
+    "0.096460766818065229518167313165128763337 0.01 0.47988965041449957477524953229059651991 "
+    "1.3790085741037418931922748218568727708 -3.2900695154360806799010475857113638501 "
+    "2.3247105240997739824153559183987657961",
+])
+TSIT5_B = TSIT5_A[-1]  # FSAL: the last row of A is b (with b_7 = 0)
+# b - b_hat, where b_hat are the paper's 4th-order weights; the last entry is
+# b_7 - b_hat_7 = 0 - 1/66.
+TSIT5_B_ERROR = q(
+    "0.0017800110522257714433785506075395347759 0.00081643445965674690322363606335468624019 "
+    "-0.0078808780102619960103147276725263042386 0.14471100717326290753716514797263511672 "
+    "-0.58235716545255522501993761065204217943 0.45808210592918694666163651883255429744 -1/66"
+)
+# Continuous extension of order 4 (paper, Sect. 4), the factored polynomials b_i(theta)
+# multiplied out: row i holds the coefficients of theta, theta^2, theta^3, theta^4.
+TSIT5_B_DENSE = tuple(map(q, (
+    "1 -2.763706197274826 2.9132554618219126 -1.0530884977290216",
+    "0 0.1317 -0.2234 0.1017",
+    "0 3.9302962368947516 -5.941033872131505 2.490627285651253",
+    "0 -12.411077166933676 30.33818863028232 -16.548102889244902",
+    "0 37.50931341651104 -88.1789048947664 47.37952196281928",
+    "0 -27.896526289197286 65.09189467479366 -34.87065786149661",
+    "0 1.5 -4 2.5",
+)))
+
+# P. J. Prince & J. R. Dormand (1981), "High order embedded Runge-Kutta formulae",
+# J. Comput. Appl. Math. 7(1), 67-75: the pair RK8(7)13M (13 stages, not FSAL).
+# The paper gives the coefficients as rational approximations (row sums exact to ~1e-17).
+DOPRI8_C = q(
+    "0 1/18 1/12 1/8 5/16 3/8 59/400 93/200 5490023248/9719169821 13/20 "
+    "1201146811/1299019798 1 1"
+)
+DOPRI8_A = lower([
+    "1/18",
+    "1/48 1/16",
+    "1/32 0 3/32",
+    "5/16 0 -75/64 75/64",
+    "3/80 0 0 3/16 3/20",
+    "29443841/614563906 0 0 77736538/692538347 -28693883/1125000000 23124283/1800000000",
+    "16016141/946692911 0 0 61564180/158732637 22789713/633445777 545815736/2771057229 "
+    "-180193667/1043307555",
+    "39632708/573591083 0 0 -433636366/683701615 -421739975/2616292301 100302831/723423059 "
+    "790204164/839813087 800635310/3783071287",
+    "246121993/1340847787 0 0 -37695042795/15268766246 -309121744/1061227803 "
+    "-12992083/490766935 6005943493/2108947869 393006217/1396673457 123872331/1001029789",
+    "-1028468189/846180014 0 0 8478235783/508512852 1311729495/1432422823 "
+    "-10304129995/1701304382 -48777925059/3047939560 15336726248/1032824649 "
+    "-45442868181/3398467696 3065993473/597172653",
+    "185892177/718116043 0 0 -3185094517/667107341 -477755414/1098053517 "
+    "-703635378/230739211 5731566787/1027545527 5232866602/850066563 "
+    "-4093664535/808688257 3962137247/1805957418 65686358/487910083",
+    "403863854/491063109 0 0 -5068492393/434740067 -411421997/543043805 "
+    "652783627/914296604 11173962825/925320556 -13158990841/6184727034 "
+    "3936647629/1978049680 -160528059/685178525 248638103/1413531060 0",
+])
+# 8th-order weights b (propagated); the error estimate uses the embedded 7th-order weights.
+DOPRI8_B = q(
+    "14005451/335480064 0 0 0 0 -59238493/1068277825 181606767/758867731 "
+    "561292985/797845732 -1041891430/1371343529 760417239/1151165299 "
+    "118820643/751138087 -528747749/2220607170 1/4"
+)
+DOPRI8_B_ERROR = minus(DOPRI8_B, q(
+    "13451932/455176623 0 0 0 0 -808719846/976000145 1757004468/5645159321 "
+    "656045339/265891186 -3867574721/1518517206 465885868/322736535 "
+    "53011238/667516719 2/45 0"
+))

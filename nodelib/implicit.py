@@ -1,0 +1,203 @@
+"""Implicit one-step methods with a fixed step: the θ-method and its special cases.
+
+    y_{n+1} = y_n + h·[(1 - θ)·f(t_n, y_n) + θ·f(t_{n+1}, y_{n+1})],   0 <= θ <= 1
+
+θ = 0 is explicit Euler, θ = 1 backward Euler, θ = 1/2 the trapezium rule (Süli &
+Mayers, ch. 12; HNW I, §II.7; Hairer & Wanner II, §IV.3 for their stability). The
+order is 2 at θ = 1/2 and 1 for every other θ; for θ >= 1/2 the method is A-stable, so
+it suits stiff problems. Each step solves its implicit equation by the simplified
+Newton iteration of `nodelib._newton` (dense Jacobian: small systems only), starting
+from the linearly implicit Euler predictor y_n + (I - θh·∂f/∂y)⁻¹ h·f(t_n, y_n).
+
+This module also defines `FixedStepper`, the protocol that odeint's fixed-step loop
+drives, and the registry `IMPLICIT_METHODS` of the method names it accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from numbers import Real
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from nodelib._newton import (
+    DEFAULT_NEWTON_MAX_ITER,
+    VectorField,
+    check_newton_settings,
+    default_newton_tol,
+    implicit_matrix,
+    newton_kwargs,
+    newton_solve,
+    solve_implicit,
+    vector_field_jacobian,
+)
+
+__all__ = ["IMPLICIT_METHODS", "FixedStepper", "ThetaMethod"]
+
+
+@runtime_checkable
+class FixedStepper(Protocol):
+    """A fixed-step method as odeint drives it: `start` once per solve, then `step`s.
+
+    `step(f, t, y, h)` advances from (t, y) (t a 0-d tensor, h > 0 a float) to t + h and
+    returns (y_next, f_next), with f_next = f(t + h, y_next) if the method computed it
+    anyway, else None.
+    """
+
+    name: str
+    order: int
+
+    def start(self, f: VectorField, t0: Tensor, y0: Tensor, h: float) -> None: ...
+
+    def step(
+        self, f: VectorField, t: Tensor, y: Tensor, h: float
+    ) -> tuple[Tensor, Tensor | None]: ...
+
+
+def check_theta(theta: object) -> float:
+    """Return θ as a float after checking that it is a real number in [0, 1].
+
+    Raises:
+        ValueError: θ is not a real number, is NaN, or lies outside [0, 1].
+    """
+    # NaN fails the comparisons, so it is rejected too.
+    ok = isinstance(theta, Real) and not isinstance(theta, bool) and 0 <= float(theta) <= 1
+    if not ok:
+        raise ValueError(
+            f"theta must be a number in [0, 1] (0: explicit Euler, 1/2: trapezoid, "
+            f"1: backward Euler); got {theta!r}."
+        )
+    return float(theta)
+
+
+class ThetaMethod:
+    """The θ-method as a `FixedStepper` (Süli & Mayers, ch. 12; HNW I, §II.7).
+
+    Per step: f(t_n, y_n) (reused from the previous step when y is the tensor that
+    step returned), for θ > 0 one Jacobian ∂f/∂y at (t_n, y_n) and the Newton
+    iterations (2 for a linear f), then f(t_{n+1}, y_{n+1}), which `step` returns as
+    f_next and the next step reuses.
+
+    Args:
+        theta: θ in [0, 1].
+        name: the name the method is registered under.
+        newton_tol: Newton tolerance (mixed norm); None: eps**(2/3) of y's dtype.
+        newton_max_iter: the most Newton iterations per step.
+
+    Raises:
+        ValueError: θ outside [0, 1] or not a number; bad Newton settings.
+    """
+
+    def __init__(
+        self,
+        theta: float,
+        *,
+        name: str = "theta",
+        newton_tol: float | None = None,
+        newton_max_iter: int = DEFAULT_NEWTON_MAX_ITER,
+    ) -> None:
+        self.theta = check_theta(theta)
+        self.name = name
+        # Order 2 needs the error constant 1/2 - θ of the local error to vanish.
+        self.order = 2 if self.theta == 0.5 else 1
+        self.newton_tol, self.newton_max_iter = check_newton_settings(newton_tol, newton_max_iter)
+        self._y_last: Tensor | None = None
+        self._f_last: Tensor | None = None
+
+    def start(self, f: VectorField, t0: Tensor, y0: Tensor, h: float) -> None:
+        """Forget the f value cached from a previous solve."""
+        self._y_last = self._f_last = None
+
+    def step(self, f: VectorField, t: Tensor, y: Tensor, h: float) -> tuple[Tensor, Tensor]:
+        """One θ-method step from (t, y) to t + h.
+
+        Returns:
+            (y_next, f_next), both of y's shape, f_next = f(t + h, y_next).
+
+        Raises:
+            nodelib.errors.ConvergenceError: Newton's iteration failed (see `_newton`).
+        """
+        f0 = self._f_last if (y is self._y_last and self._f_last is not None) else f(t, y)
+        t1 = t + h
+        if self.theta == 0:
+            y1 = y + h * f0
+        else:
+            matrix = implicit_matrix(f, t, y, self.theta * h, t1)
+            # Linearly implicit Euler predictor: exact for linear autonomous f, and unlike
+            # explicit Euler it does not overshoot on stiff problems.
+            y1 = solve_implicit(
+                f,
+                t1,
+                y + ((1 - self.theta) * h) * f0,
+                self.theta * h,
+                y + matrix.solve(h * f0),
+                matrix=matrix,
+                tol=default_newton_tol(y.dtype) if self.newton_tol is None else self.newton_tol,
+                max_iter=self.newton_max_iter,
+            )
+        f1 = f(t1, y1)
+        self._y_last, self._f_last = y1, f1
+        return y1, f1
+
+
+# 3-stage Radau IIA, order 5, L-stable (Hairer & Wanner II, §IV.5).
+_S6 = math.sqrt(6.0)
+_RADAU_C = ((4 - _S6) / 10, (4 + _S6) / 10, 1.0)
+_RADAU_A = (
+    ((88 - 7 * _S6) / 360, (296 - 169 * _S6) / 1800, (-2 + 3 * _S6) / 225),
+    ((296 + 169 * _S6) / 1800, (88 + 7 * _S6) / 360, (-2 - 3 * _S6) / 225),
+    ((16 - _S6) / 36, (16 + _S6) / 36, 1 / 9),
+)
+
+
+def _radau_iia_step(
+    f: VectorField, t: Tensor, y: Tensor, h: float, *, tol: float | None, max_iter: int
+) -> Tensor:
+    """One step of the 3-stage Radau IIA method (order 5, L-stable), by simplified Newton.
+
+    Solves for the stage increments Z_i = h Σ_j a_ij f(t + c_j h, y + Z_j), a (3n)
+    system with Newton matrix I - h·(A ⊗ ∂f/∂y(t, y)), from Z = 0 (Hairer & Wanner II,
+    §IV.8); the method is stiffly accurate, so y_next = y + Z_3. BDF uses it for its
+    starting values, which an explicit method would spoil on a stiff problem.
+
+    Raises:
+        nodelib.errors.ConvergenceError: as `nodelib._newton.newton_solve`.
+    """
+    a = torch.tensor(_RADAU_A, dtype=y.dtype, device=y.device)  # (3, 3)
+    jac = vector_field_jacobian(f, t, y)  # (n, n)
+    matrix = torch.eye(3 * y.numel(), dtype=y.dtype, device=y.device) - h * torch.kron(a, jac)
+
+    def residual(z: Tensor) -> Tensor:  # (3, *y.shape)
+        fz = torch.stack([f(t + c * h, y + z[i]) for i, c in enumerate(_RADAU_C)])
+        return z - h * torch.tensordot(a, fz, dims=1)
+
+    z0 = torch.zeros((3, *y.shape), dtype=y.dtype, device=y.device)
+    z = newton_solve(residual, z0, jacobian=matrix, tol=tol, max_iter=max_iter, t=t + h)
+    return y + z[-1]
+
+
+def _theta_factory(options: Mapping[str, Any] | None) -> ThetaMethod:
+    options = options or {}
+    if "theta" not in options:
+        raise ValueError(
+            "method 'theta' needs options['theta'], a number in [0, 1] (0: explicit "
+            "Euler, 1/2: trapezoid, 1: backward Euler)."
+        )
+    return ThetaMethod(options["theta"], name="theta", **newton_kwargs(options))
+
+
+def _fixed_theta_factory(theta: float, name: str) -> Callable[[Mapping[str, Any] | None], Any]:
+    def factory(options: Mapping[str, Any] | None) -> ThetaMethod:
+        return ThetaMethod(theta, name=name, **newton_kwargs(options))
+
+    return factory
+
+
+IMPLICIT_METHODS: dict[str, Callable[[Mapping[str, Any] | None], FixedStepper]] = {
+    "backward_euler": _fixed_theta_factory(1.0, "backward_euler"),
+    "trapezoid": _fixed_theta_factory(0.5, "trapezoid"),
+    "theta": _theta_factory,
+}

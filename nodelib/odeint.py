@@ -1,0 +1,193 @@
+"""`odeint` and `solve`: the public entry points for solving an initial value problem.
+
+    y'(t) = f(t, y(t)),   y(t_0) = y_0,   wanted at the times t_0, t_1, ..., t_N.
+
+`odeint` has torchdiffeq's calling convention, so `from nodelib import odeint`
+replaces `from torchdiffeq import odeint`; it returns the states stacked as
+`(len(t), *y0.shape)` and is differentiable by ordinary autograd through every
+step (for constant memory use `nodelib.odeint_adjoint`). `solve` takes the same
+arguments and returns a `Solution` with the statistics of the run and dense
+output at any time.
+
+The methods, by name:
+
+- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, rk4, rk38;
+- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, bosh3, fehlberg45,
+  dopri5 (the default), tsit5, dopri8;
+- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta;
+- linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from nodelib._problem import Problem, State, make_problem
+from nodelib.implicit import IMPLICIT_METHODS
+from nodelib.integrate import (
+    DenseOutput,
+    RKStepper,
+    StepRecord,
+    integrate_adaptive,
+    integrate_fixed,
+)
+from nodelib.multistep import MULTISTEP_METHODS
+from nodelib.tableau import TABLEAUS
+
+__all__ = ["METHODS", "Solution", "odeint", "solve"]
+
+# Options that only the implicit and multistep methods read.
+_STEPPER_OPTIONS = frozenset({"theta", "newton_tol", "newton_max_iter"})
+
+METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS)
+
+
+def _run(func, y0, t, rtol, atol, method, options, record: bool):
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
+    tableau = TABLEAUS.get(method)
+    extra = frozenset() if tableau is not None else _STEPPER_OPTIONS
+    p = make_problem(func, y0, t, rtol, atol, extra, options)
+    if tableau is not None and tableau.is_adaptive and "step_size" not in p.options:
+        ys, stats, records = integrate_adaptive(p, tableau, record=record)
+        dense = DenseOutput(tableau)
+    else:
+        if tableau is not None:
+            stepper = RKStepper(tableau)
+        else:
+            factory = IMPLICIT_METHODS.get(method) or MULTISTEP_METHODS[method]
+            stepper = factory(p.options)
+        ys, stats, records = integrate_fixed(p, stepper, record=record)
+        dense = DenseOutput(tableau)
+    return p, torch.stack(ys), stats, records, dense
+
+
+def odeint(
+    func: Callable[[Tensor, State], State],
+    y0: State,
+    t: Tensor,
+    *,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    method: str = "dopri5",
+    options: dict | None = None,
+) -> State:
+    """Solve y' = func(t, y), y(t[0]) = y0, and return y at every time in `t`.
+
+    Adaptive methods choose their steps to keep each step's local error below
+    atol + rtol·|y| (RMS norm; HNW I, §II.4) and interpolate at the output times
+    (HNW I, §II.6; see `nodelib.integrate.DenseOutput`): dopri5 and tsit5 with their
+    4th-order continuous extensions, fehlberg45 and dopri8 with one extra step from the
+    start of the step (s evaluations per output time inside a step), the others with
+    cubic Hermite interpolation. Fixed-step methods step over `options["step_size"]`
+    (default: the times `t` themselves); an adaptive tableau given a `step_size` runs
+    with that fixed step and ignores its error estimate.
+
+    Args:
+        func: the vector field, `func(t, y)` with t a 0-d tensor, returning dy/dt with
+            y's shape, dtype and device (a tuple of tensors for a tuple state).
+        y0: the initial state, a floating tensor of any shape `(*shape)` or a tuple of them.
+        t: the output times, 1-D `(T,)`, strictly increasing or strictly decreasing,
+            on y0's device. `t[0]` is the initial time.
+        rtol, atol: relative and absolute tolerances (adaptive methods only).
+        method: one of `nodelib.METHODS` (see the module docstring).
+        options: `step_size`, `first_step`, `max_num_steps` (default 100000),
+            `min_step`, `max_step`, `controller` ("i" or "pi"), `norm` (a callable on the
+            scaled error, with y0's structure, returning a 0-d tensor), and for implicit
+            and multistep methods `theta`, `newton_tol`, `newton_max_iter`.
+
+    Returns:
+        `(T, *shape)`: the solution at the times `t` (a tuple of such for a tuple y0).
+
+    Raises:
+        ValueError, TypeError: bad arguments; the message names the argument.
+        nodelib.errors.StepSizeError: the adaptive step size underflowed.
+        nodelib.errors.MaxStepsError: more than `max_num_steps` steps were needed.
+        nodelib.errors.NonFiniteError: the solution became NaN or Inf.
+        nodelib.errors.ConvergenceError: Newton's iteration of an implicit method failed.
+    """
+    p, ys, _, _, _ = _run(func, y0, t, rtol, atol, method, options, record=False)
+    return p.unflatten(ys)
+
+
+@dataclass
+class Solution:
+    """The result of `solve`: the trajectory at the output times, statistics, dense output.
+
+    Attributes:
+        ts: the output times, `(T,)`.
+        ys: the states, `(T, *shape)` (a tuple of such for a tuple state).
+        stats: `nfe` (function evaluations), `n_steps`, `n_accepted`, `n_rejected`.
+        method: the method's name.
+    """
+
+    ts: Tensor
+    ys: State
+    stats: dict[str, int]
+    method: str
+    _problem: Problem = field(repr=False)
+    _records: list[StepRecord] = field(repr=False)
+    _dense: DenseOutput = field(repr=False)
+
+    def evaluate(self, t: float | Tensor) -> State:
+        """The solution at any time(s) between `ts[0]` and `ts[-1]`, from the dense output.
+
+        Args:
+            t: a number, a 0-d tensor or a 1-D tensor `(M,)` of times.
+
+        Returns:
+            `(*shape)` for a single time, `(M, *shape)` for a 1-D tensor of times.
+
+        Raises:
+            ValueError: a time outside the solved interval.
+        """
+        p = self._problem
+        scalar = not isinstance(t, Tensor) or t.dim() == 0
+        query = torch.as_tensor(t, dtype=torch.float64).reshape(-1).tolist()
+        lo, hi = p.times[0], p.times[-1]
+        out = []
+        for s in query:
+            u = p.direction * s
+            if not lo - 1e-12 * max(1.0, abs(lo)) <= u <= hi + 1e-12 * max(1.0, abs(hi)):
+                raise ValueError(
+                    f"t={s} is outside the solved interval [{self.ts[0]}, {self.ts[-1]}]; "
+                    "solve over a longer interval first."
+                )
+            if not self._records:
+                out.append(p.y0)
+                continue
+            starts = [r.t for r in self._records]
+            rec = self._records[max(0, bisect.bisect_right(starts, u) - 1)]
+            with torch.no_grad():
+                out.append(self._dense(p, rec, min(1.0, max(0.0, (u - rec.t) / rec.h))))
+        ys = torch.stack(out)
+        return p.unflatten(ys[0] if scalar else ys)
+
+
+def solve(
+    func: Callable[[Tensor, State], State],
+    y0: State,
+    t: Tensor,
+    *,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    method: str = "dopri5",
+    options: dict | None = None,
+) -> Solution:
+    """Solve like `odeint`, but return a `Solution` with statistics and dense output.
+
+    It keeps every accepted step (for `Solution.evaluate`), so it uses memory in
+    proportion to the number of steps; prefer `odeint` inside training loops.
+    Arguments, errors and semantics are those of `odeint`.
+
+    Returns:
+        A `Solution`.
+    """
+    p, ys, stats, records, dense = _run(func, y0, t, rtol, atol, method, options, record=True)
+    ts = torch.as_tensor(t, dtype=ys.dtype, device=ys.device)
+    return Solution(ts, p.unflatten(ys), stats, method, p, records, dense)

@@ -1,0 +1,182 @@
+"""Step-size control: error norms, the initial step, and the I and PI controllers.
+
+This module knows nothing about tableaux or stages. An adaptive integrator
+hands it the local error estimate of a step; it answers whether to accept the
+step and how large the next one should be (Hairer, Nørsett & Wanner I, §II.4;
+Hairer & Wanner II, §IV.2 for the PI controller; Söderlind 2002).
+
+The error of a step is measured relative to a mixed tolerance,
+
+    ratio = ‖ err / (atol + rtol · max(|y_n|, |y_{n+1}|)) ‖,
+
+with the RMS norm by default, and the step is accepted when ratio <= 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "IController",
+    "PIController",
+    "error_ratio",
+    "initial_step",
+    "make_controller",
+    "rms_norm",
+]
+
+Norm = Callable[[Tensor], Tensor]
+
+
+def rms_norm(x: Tensor) -> Tensor:
+    """The root mean square of all entries of `x`, a 0-d tensor."""
+    return torch.linalg.vector_norm(x) / math.sqrt(max(x.numel(), 1))
+
+
+def error_ratio(
+    error: Tensor, y0: Tensor, y1: Tensor, rtol: float, atol: float, norm: Norm = rms_norm
+) -> float:
+    """The scaled error norm of one step; the step is acceptable when this is <= 1.
+
+    Args:
+        error: the local error estimate, `(*shape)`.
+        y0, y1: the state before and after the step, `(*shape)`.
+        rtol, atol: relative and absolute tolerances.
+        norm: maps the scaled error `(*shape)` to a 0-d tensor.
+
+    Returns:
+        The ratio as a Python float (this is where the host waits for the device).
+    """
+    with torch.no_grad():  # step-size selection is not differentiated
+        scale = torch.maximum(y0.abs(), y1.abs()).mul_(rtol).add_(atol)
+        return float(norm(error / scale))
+
+
+def initial_step(
+    f: Callable[[float, Tensor], Tensor],
+    t0: float,
+    y0: Tensor,
+    f0: Tensor,
+    order: int,
+    rtol: float,
+    atol: float,
+    norm: Norm = rms_norm,
+) -> float:
+    """Hairer's automatic choice of the first step (HNW I, §II.4, "Starting step size").
+
+    It matches the Taylor term of an order-`order` error estimate to the tolerance,
+    using one extra evaluation of `f` to estimate the second derivative.
+
+    Args:
+        f: the vector field taking a float time.
+        t0, y0, f0: the initial time, state `(*shape)` and f(t0, y0).
+        order: the order of the error estimate's leading term minus one
+            (the embedded order of a pair).
+        rtol, atol: the tolerances.
+        norm: the error norm.
+
+    Returns:
+        A positive first step size.
+    """
+    with torch.no_grad():  # step-size selection is not differentiated
+        scale = y0.abs().mul_(rtol).add_(atol)
+        d0 = float(norm(y0 / scale))
+        d1 = float(norm(f0 / scale))
+        h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        f1 = f(t0 + h0, y0 + h0 * f0)
+        d2 = float(norm((f1 - f0) / scale)) / h0
+    if max(d1, d2) <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / max(d1, d2)) ** (1.0 / (order + 1))
+    return min(100 * h0, h1)
+
+
+@dataclass
+class IController:
+    """The integral (elementary) controller: h_new = h · safety · ratio^(-1/k).
+
+    `k` is the order of the error estimate's leading term (embedded order + 1).
+    The growth of h is capped by `ifactor` after an accepted step, and the shrink by
+    `dfactor`, so that one odd step cannot swing h wildly.
+    """
+
+    safety: float = 0.9
+    ifactor: float = 10.0
+    dfactor: float = 0.2
+
+    def propose(self, h: float, ratio: float, k: int) -> tuple[bool, float]:
+        """Decide on a step with scaled error `ratio`; return (accept, next step size)."""
+        accept = ratio <= 1.0
+        if ratio == 0.0:
+            factor = self.ifactor
+        elif not math.isfinite(ratio):
+            return False, h * self.dfactor
+        else:
+            factor = self.safety * ratio ** (-1.0 / k)
+        upper = self.ifactor if accept else 1.0
+        return accept, h * min(upper, max(self.dfactor, factor))
+
+    def reset(self) -> None:
+        """The I controller keeps no history."""
+
+
+@dataclass
+class PIController:
+    """The proportional–integral controller (Gustafsson; HW II, §IV.2, eq. 2.43a).
+
+    h_new = h · safety · ratio_n^(-beta1/k) · ratio_{n-1}^(beta2/k), which damps the
+    oscillating step sizes the I controller shows when stability, not accuracy,
+    limits the step.
+    """
+
+    safety: float = 0.9
+    ifactor: float = 10.0
+    dfactor: float = 0.2
+    beta1: float = 0.7
+    beta2: float = 0.4
+    _previous: float = field(default=1.0, repr=False)
+
+    def propose(self, h: float, ratio: float, k: int) -> tuple[bool, float]:
+        """Decide on a step with scaled error `ratio`; return (accept, next step size)."""
+        if not math.isfinite(ratio):
+            return False, h * self.dfactor
+        accept = ratio <= 1.0
+        r = max(ratio, 1e-10)
+        factor = self.safety * r ** (-self.beta1 / k) * self._previous ** (self.beta2 / k)
+        if accept:
+            self._previous = r
+            return True, h * min(self.ifactor, max(self.dfactor, factor))
+        # After a rejection, fall back to the integral rule (HW II, §IV.2).
+        factor = self.safety * r ** (-1.0 / k)
+        return False, h * min(1.0, max(self.dfactor, factor))
+
+    def reset(self) -> None:
+        """Forget the previous step's error (call at the start of each solve)."""
+        self._previous = 1.0
+
+
+Controller = IController | PIController
+
+
+def make_controller(spec: str | Controller | None) -> Controller:
+    """Turn the `controller` option ("i", "pi", a controller object or None) into a controller.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if spec is None or spec == "i":
+        return IController()
+    if spec == "pi":
+        return PIController()
+    if isinstance(spec, IController | PIController):
+        spec.reset()
+        return spec
+    raise ValueError(
+        f"options['controller'] must be 'i', 'pi' or an IController/PIController, got {spec!r}."
+    )
