@@ -53,6 +53,12 @@ def _check_t(t: object, device: torch.device, dtype: torch.dtype) -> Tensor:
             t = torch.as_tensor(t, dtype=dtype, device=device)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"t must be a 1-D tensor of times, got {type(t).__name__}.") from exc
+    if t.requires_grad and torch.is_grad_enabled():
+        raise ValueError(
+            "t requires grad, but odeint and solve do not differentiate with respect to the "
+            "times: use nodelib.odeint_adjoint for gradients with respect to t, or pass "
+            "t.detach()."
+        )
     if t.device != device:
         raise ValueError(
             f"t is on {t.device} but y0 is on {device}: put them on the same device, "

@@ -52,9 +52,10 @@ class MLPField(nn.Module):
 
     def __init__(self, dim: int = 3, hidden: int = 16, seed: int = 0) -> None:
         super().__init__()
-        torch.manual_seed(seed)
-        self.l1, self.l2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-        self.w_t = nn.Parameter(torch.randn(hidden))
+        with torch.random.fork_rng():  # seeded weights, the global generator untouched
+            torch.manual_seed(seed)
+            self.l1, self.l2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+            self.w_t = nn.Parameter(torch.randn(hidden))
         self.double()
 
     def forward(self, t: Tensor, y: Tensor) -> Tensor:
@@ -460,7 +461,7 @@ def _saved_bytes(adjoint: bool, n_steps: int) -> int:
 
 def test_adjoint_memory_does_not_grow_with_steps() -> None:
     """The adjoint keeps the outputs and the parameters; backprop keeps every stage."""
-    assert _saved_bytes(True, 800) == _saved_bytes(True, 50)
+    assert _saved_bytes(True, 800) == _saved_bytes(True, 50) > 0
     assert _saved_bytes(False, 800) > 10 * _saved_bytes(False, 50)
 
 
@@ -555,6 +556,8 @@ def test_gpu_adjoint_peak_memory_does_not_grow_with_steps() -> None:
     t = torch.tensor([0.0, 1.0], device="cuda")
 
     def peak(solver, n: int) -> int:
+        func.zero_grad(set_to_none=True)  # every run allocates its gradients afresh
+        y0.grad = None
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -563,5 +566,6 @@ def test_gpu_adjoint_peak_memory_does_not_grow_with_steps() -> None:
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
 
+    peak(odeint_adjoint, 10)  # the first call allocates cuBLAS's workspace, which stays
     assert peak(odeint_adjoint, 800) <= 1.2 * peak(odeint_adjoint, 50)
     assert peak(odeint, 800) > 5 * peak(odeint, 50)

@@ -573,3 +573,13 @@ def test_func_returning_another_device():
     with pytest.raises((ValueError, TypeError)) as exc:
         odeint(lambda t, y: -y.cpu(), y0, torch.linspace(0, 1, 3, dtype=F64, device="cuda"))
     _says(exc, r"func", r"device|cuda|cpu")
+
+
+def test_t_requiring_grad_is_refused_with_a_pointer_to_the_adjoint():
+    # Backprop through odeint gives no gradient for t: refusing is better than a silent None.
+    t = torch.linspace(0.0, 1.0, 3, dtype=torch.float64, requires_grad=True)
+    y0 = torch.ones(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="odeint_adjoint"):
+        odeint(lambda t, y: -y, y0, t)
+    with torch.no_grad():  # no graph is built, so there is nothing to refuse
+        odeint(lambda t, y: -y, y0, t)

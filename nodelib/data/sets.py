@@ -1,0 +1,189 @@
+"""Irregularly sampled spirals, 2-D classification sets and scikit-learn's digits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+# ---------------------------------------------------------------------------------------------
+# Spirals (Chen et al. 2018, Sect. 5.1)
+# The Archimedean spiral r = a + b theta traversed at angular speed w: the flow of the ODE
+# r' = b w, theta' = +-w in polar coordinates, so a latent ODE can represent it exactly.
+_SPIRAL_A, _SPIRAL_B, _SPIRAL_T_END = 0.5, 0.15, 4 * math.pi
+
+
+@dataclass
+class SpiralData:
+    """Noisy spirals on a common time grid, each observed at its own irregular subset of times.
+
+    Attributes:
+        t: (T,) common time grid.
+        y_true: (N, T, 2) noiseless trajectories.
+        y: (N, T, 2) noisy observations (noise added at every grid time; use ``mask``).
+        mask: (N, T) bool, True at the grid times at which each spiral is observed.
+        clockwise: (N,) bool, the direction of each spiral.
+    """
+
+    t: Tensor
+    y_true: Tensor
+    y: Tensor
+    mask: Tensor
+    clockwise: Tensor
+
+
+def make_spirals(n_spirals: int = 100, *, n_times: int = 100, n_observed: int = 30,
+                 noise: float = 0.1, seed: int = 0) -> SpiralData:
+    """Spirals as in the latent-ODE experiment of Chen et al. (2018), Sect. 5.1.
+
+    Every spiral follows the Archimedean spiral r = 0.5 + 0.15 theta with angular speed 1, i.e.
+    solves r' = 0.15, theta' = 1 (counter-clockwise) or the mirror image y -> (y_1, -y_2)
+    (clockwise), for t in [0, 4 pi]. Each starts at its own angle theta_0 ~ U[0, 2 pi), so at
+    its own point. Half of them (rounded down, at random positions) are clockwise. Each is
+    observed at ``n_observed`` distinct grid times drawn at random (``mask``).
+
+    Args:
+        n_spirals: number of trajectories N (>= 1).
+        n_times: number of grid times T (>= 2).
+        n_observed: observed times per trajectory, 1 <= n_observed <= n_times.
+        noise: standard deviation of the Gaussian observation noise (>= 0).
+        seed: seed of the random draws.
+
+    Returns:
+        A :class:`SpiralData` (float32 tensors).
+
+    Raises:
+        ValueError: a size or the noise is out of range.
+    """
+    if n_spirals < 1 or n_times < 2 or not 1 <= n_observed <= n_times or noise < 0:
+        raise ValueError("need n_spirals >= 1, n_times >= 2, 1 <= n_observed <= n_times and "
+                         f"noise >= 0; got {n_spirals}, {n_times}, {n_observed}, {noise}")
+    g = torch.Generator().manual_seed(seed)
+    t = torch.linspace(0.0, _SPIRAL_T_END, n_times, dtype=torch.float64)  # (T,)
+    theta0 = 2 * math.pi * torch.rand(n_spirals, 1, generator=g, dtype=torch.float64)
+    theta = theta0 + t  # (N, T)
+    r = _SPIRAL_A + _SPIRAL_B * theta
+    clockwise = torch.zeros(n_spirals, dtype=torch.bool)
+    clockwise[torch.randperm(n_spirals, generator=g)[: n_spirals // 2]] = True
+    sign = torch.where(clockwise, -1.0, 1.0).to(torch.float64)[:, None]  # (N, 1)
+    y_true = torch.stack([r * torch.cos(theta), sign * r * torch.sin(theta)], dim=-1)
+    y = y_true + noise * torch.randn(y_true.shape, generator=g, dtype=torch.float64)
+    # n_observed distinct times per spiral: the smallest keys of a random permutation.
+    order = torch.rand(n_spirals, n_times, generator=g).argsort(dim=1)[:, :n_observed]
+    mask = torch.zeros(n_spirals, n_times, dtype=torch.bool).scatter_(1, order, True)
+    return SpiralData(t.float(), y_true.float(), y.float(), mask, clockwise)
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification sets
+
+
+def make_circles(n: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """The concentric-circles set g(x) of Dupont et al. (2019), "Augmented Neural ODEs", Sect. 4.
+
+    Label 0: uniform on the disk |x| < 0.5; label 1: uniform on the annulus 1 < |x| < 1.5.
+    A Neural ODE in 2-D is a homeomorphism, so it cannot map this to linearly separable data;
+    an augmented one can. n // 2 points get label 0, the rest label 1, in random order.
+
+    Args:
+        n: number of points (>= 2).
+        seed: seed of the random draws.
+
+    Returns:
+        x of shape (n, 2) float32 and labels of shape (n,) long in {0, 1}.
+
+    Raises:
+        ValueError: n < 2.
+    """
+    if n < 2:
+        raise ValueError(f"n must be >= 2 (one point per class at least), got {n}")
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(n, dtype=torch.long)
+    labels[n // 2:] = 1
+    labels = labels[torch.randperm(n, generator=g)]
+    u = torch.rand(n, generator=g, dtype=torch.float64)
+    # Uniform in area: r^2 uniform between the squared radii.
+    r_in = 0.5 * torch.sqrt(u)
+    r_out = torch.sqrt(1.0 + u * (1.5**2 - 1.0))
+    r = torch.where(labels == 0, r_in, r_out)
+    angle = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+    x = r[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
+    return x.float(), labels
+
+
+def make_two_spirals(n: int, *, noise: float = 0.0, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Two interleaved spirals, a classic 2-D classification task.
+
+    Label 0: x = (theta cos theta, theta sin theta) / (3 pi) for theta in [pi/2, 3 pi]
+    (uniform along theta); label 1: -x. n // 2 points get label 0, in random order.
+
+    Args:
+        n: number of points (>= 2).
+        noise: standard deviation of Gaussian noise added to x (>= 0).
+        seed: seed of the random draws.
+
+    Returns:
+        x of shape (n, 2) float32 and labels of shape (n,) long in {0, 1}.
+
+    Raises:
+        ValueError: n < 2 or noise < 0.
+    """
+    if n < 2 or noise < 0:
+        raise ValueError(f"need n >= 2 and noise >= 0, got n={n}, noise={noise}")
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(n, dtype=torch.long)
+    labels[n // 2:] = 1
+    labels = labels[torch.randperm(n, generator=g)]
+    theta = math.pi * (0.5 + 2.5 * torch.rand(n, generator=g, dtype=torch.float64))
+    x = theta[:, None] * torch.stack([torch.cos(theta), torch.sin(theta)], dim=-1) / (3 * math.pi)
+    x = torch.where((labels == 1)[:, None], -x, x)
+    x = x + noise * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    return x.float(), labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+
+def load_digits(*, test_fraction: float = 0.25, seed: int = 0
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """scikit-learn's 8x8 handwritten digits (1797 images, shipped with it: no download).
+
+    The split is stratified: of each class, round(test_fraction * count) images, chosen by the
+    seed, go to the test set. Pixels (0..16) are scaled to [0, 1]. Both sets are shuffled.
+
+    Args:
+        test_fraction: share of each class held out, in (0, 1).
+        seed: seed of the split.
+
+    Returns:
+        x_train (N, 1, 8, 8) float32, y_train (N,) long, x_test (M, 1, 8, 8), y_test (M,).
+
+    Raises:
+        ValueError: test_fraction outside (0, 1).
+        ImportError: scikit-learn is not installed.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    try:
+        from sklearn.datasets import load_digits as _sk_load_digits
+    except ImportError as err:  # pragma: no cover - sklearn is in requirements.txt
+        raise ImportError("load_digits needs scikit-learn: pip install scikit-learn") from err
+    images, target = _sk_load_digits(return_X_y=True)
+    x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
+    y = torch.as_tensor(target, dtype=torch.long)
+    g = torch.Generator().manual_seed(seed)
+    test_idx = []
+    for c in range(10):
+        members = (y == c).nonzero().squeeze(1)
+        members = members[torch.randperm(len(members), generator=g)]
+        test_idx.append(members[: round(test_fraction * len(members))])
+    is_test = torch.zeros(len(y), dtype=torch.bool)
+    is_test[torch.cat(test_idx)] = True
+    train = is_test.logical_not().nonzero().squeeze(1)
+    test = is_test.nonzero().squeeze(1)
+    train = train[torch.randperm(len(train), generator=g)]
+    test = test[torch.randperm(len(test), generator=g)]
+    return x[train], y[train], x[test], y[test]

@@ -1,0 +1,1 @@
+"""Neural ODE models: ODE blocks and networks, normalising flows, CNFs and latent ODEs."""
