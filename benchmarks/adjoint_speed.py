@@ -217,14 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_seminorm:
         print(seminorm_study(max(1, repeats // 3)))
         return 0
-    rows = [
-        run(case, method, mode, repeats, warmup)
-        for case in args.cases.split(",")
-        for method in args.methods.split(",")
-        for mode in args.modes.split(",")
-        if not (mode == "adjoint+seminorm" and "step_size" in METHODS[method])
-    ]
-    print(markdown(rows))
+    rows = []
+    for case in args.cases.split(","):
+        for method in args.methods.split(","):
+            for mode in args.modes.split(","):
+                if mode == "adjoint+seminorm" and "step_size" in METHODS[method]:
+                    continue
+                rows.append(run(case, method, mode, repeats, warmup))
+                # Each row as soon as it is measured (a full run takes minutes).
+                print(markdown(rows).splitlines()[-1] if len(rows) > 1 else markdown(rows))
+                sys.stdout.flush()
     if args.seminorm:
         print(seminorm_study(max(1, repeats // 3)))
     if args.json:

@@ -1,7 +1,63 @@
-"""nodelib: the library of the course *Neural ODEs from First Principles*."""
+"""nodelib: the library of the course *Neural ODEs from First Principles*.
 
+The public API, by topic (each module's docstring says more):
+
+- solving ODEs: `odeint`, `solve` / `Solution`, `METHODS`; the errors in `nodelib.errors`;
+- gradients through solves: `odeint_adjoint` (backprop through `odeint` works too);
+- methods as data: `ButcherTableau`, `TABLEAUS`; the controllers `IController`, `PIController`;
+- devices and seeds: `choose_device`, `available_devices`, `seed_everything`;
+- models (`nodelib.models`), data sets (`nodelib.data`), training (`nodelib.train`) and
+  figures (`nodelib.plotting`) are imported as submodules.
+"""
+
+import importlib
+from types import ModuleType
+
+from nodelib.adjoint import odeint_adjoint
 from nodelib.device import available_devices, choose_device, seed_everything
+from nodelib.errors import (
+    ConvergenceError,
+    MaxStepsError,
+    NodelibError,
+    NonFiniteError,
+    StepSizeError,
+)
+from nodelib.odeint import METHODS, Solution, odeint, solve
+from nodelib.step_control import IController, PIController
+from nodelib.tableau import TABLEAUS, ButcherTableau
 
 __version__ = "0.1.0"
 
-__all__ = ["available_devices", "choose_device", "seed_everything"]
+_SUBMODULES = ("data", "models", "plotting", "train")
+
+
+def __getattr__(name: str) -> ModuleType:
+    # Submodules load on first use: `import nodelib` stays fast (no matplotlib, no models).
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nodelib.{name}")
+    raise AttributeError(f"module 'nodelib' has no attribute {name!r}")
+
+
+__all__ = [
+    "METHODS",
+    "TABLEAUS",
+    "ButcherTableau",
+    "ConvergenceError",
+    "IController",
+    "MaxStepsError",
+    "NodelibError",
+    "NonFiniteError",
+    "PIController",
+    "Solution",
+    "StepSizeError",
+    "available_devices",
+    "choose_device",
+    "data",
+    "models",
+    "odeint",
+    "odeint_adjoint",
+    "plotting",
+    "seed_everything",
+    "solve",
+    "train",
+]

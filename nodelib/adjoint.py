@@ -177,7 +177,7 @@ class _OdeintAdjoint(torch.autograd.Function):
         if cfg.stats is not None:
             func = _counting(func, cfg.stats, "nfe_forward")
         with torch.no_grad():
-            ys = odeint(func, y0 if cfg.is_tuple else y0[0], t, **cfg.forward)
+            ys = odeint(func, y0 if cfg.is_tuple else y0[0], t.detach(), **cfg.forward)
         ys = ys if cfg.is_tuple else (ys,)  # each (len(t), *shape)
         ctx.cfg, ctx.n_y = cfg, n_y
         ctx.save_for_backward(t, *ys, *params)

@@ -583,3 +583,10 @@ def test_t_requiring_grad_is_refused_with_a_pointer_to_the_adjoint():
         odeint(lambda t, y: -y, y0, t)
     with torch.no_grad():  # no graph is built, so there is nothing to refuse
         odeint(lambda t, y: -y, y0, t)
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4", "backward_euler", "bdf2", "dopri5"])
+def test_a_single_output_time_returns_y0(method):
+    y0 = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    ys = odeint(lambda t, y: -y, y0, torch.tensor([0.3], dtype=torch.float64), method=method)
+    assert ys.shape == (1, 2) and torch.equal(ys[0], y0)

@@ -37,6 +37,7 @@ __all__ = [
     "QuestionResult",
     "Test",
     "TestResult",
+    "chapter_number",
     "chapter_questions",
     "get_question",
     "grade",
@@ -51,7 +52,7 @@ TestStatus = Literal["passed", "failed", "error", "timeout", "not run"]
 QuestionStatus = Literal["passed", "failed", "not run"]
 
 
-class CheckFailed(AssertionError):
+class CheckFailed(AssertionError):  # noqa: N818 (reads as "a check failed")
     """A grader test failed; the message is the feedback shown to the reader."""
 
 
@@ -59,6 +60,7 @@ class CheckFailed(AssertionError):
 class Test:
     """One test of a question: a description and ``run(answer, device) -> note | None``."""
 
+    __test__ = False  # not a pytest test class
     description: str
     run: Callable[[Any, torch.device], str | None]
     timeout: float = DEFAULT_TIMEOUT
@@ -80,6 +82,7 @@ class Question:
 class TestResult:
     """The result of one test."""
 
+    __test__ = False
     description: str
     status: TestStatus
     feedback: str = ""
@@ -126,7 +129,12 @@ class QuestionResult:
         return cls(**{k: data[k] for k in keys if k in data}, tests=tests)
 
 
-def _chapter_number(spec: str | int) -> int:
+def chapter_number(spec: str | int) -> int:
+    """The chapter number of 1, "1", "ch01", "1.3" (a question id).
+
+    Raises:
+        ValueError: spec is none of these.
+    """
     match = re.fullmatch(r"(?:ch)?0*(\d+)(?:\.\d+)?", str(spec).strip())
     if match is None:
         raise ValueError(f"not a chapter or question: {spec!r} (write e.g. 1, 'ch01' or '1.3').")
@@ -139,7 +147,7 @@ def chapter_questions(chapter: str | int) -> tuple[Question, ...]:
     Raises:
         ValueError: the chapter has no graded questions.
     """
-    number = _chapter_number(chapter)
+    number = chapter_number(chapter)
     if number not in CHAPTER_MODULES:
         known = ", ".join(str(n) for n in CHAPTER_MODULES)
         raise ValueError(f"chapter {number} has no graded questions (chapters with some: {known}).")
@@ -180,8 +188,15 @@ def _test_result(test: Test, outcome: Outcome, limit: float, name: str) -> TestR
     if outcome.failed_check:
         text = outcome.exc_message
     elif outcome.exc_type == "NotImplementedError":
-        text = f"{name} is not implemented yet" + (
+        # Name the function whose stub raised: it may be a helper of the graded one.
+        where = outcome.origin if outcome.origin.isidentifier() else name
+        text = f"{where} is not implemented yet" + (
             f" ({outcome.exc_message})" if outcome.exc_message else ""
+        )
+    elif outcome.internal:
+        text = (
+            f"the grader itself failed ({outcome.exc_type}: {outcome.exc_message}). This is "
+            "a bug in nodelib.grading, not in your code: please report it."
         )
     else:
         text = f"your code raised {outcome.exc_type}: {outcome.exc_message}\n{outcome.traceback}"
@@ -243,8 +258,10 @@ def grade(
                     outcome.traceback.rstrip(), "(the same traceback as above)"
                 )
             tracebacks.add(outcome.traceback)
-        if outcome.status == "timeout" or outcome.exc_type == "NotImplementedError":
-            skip_reason = "not run: an earlier test of this question did not finish"
+        if outcome.exc_type == "NotImplementedError":
+            skip_reason = "not run: implement the missing function first"
+        elif outcome.status == "timeout":
+            skip_reason = "not run: an earlier test of this question did not finish in time"
         result.tests.append(test_result)
     result.status = "passed" if all(t.passed for t in result.tests) else "failed"
     return result

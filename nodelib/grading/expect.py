@@ -8,27 +8,34 @@ expected, what came back, and, where a known mistake explains the difference, wh
 - `expect_close`: the result matches nodelib's reference; if not, `diagnose` compares it
   with the results of typical mistakes and names the one that matches.
 - `expect_order`: a measured order of convergence lies in a range.
-- `random_field`: a random linear vector field with forcing, for random test cases.
+- `random_field`, `random_state`, `random_grid`: reproducible random test cases.
+- `measure_order`: a measured order of convergence, nan when it cannot be measured.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from nodelib.analysis import empirical_order
 from nodelib.grading.core import CheckFailed
 
 __all__ = [
     "Mistake",
     "case_text",
+    "checked_step",
     "diagnose",
     "expect_close",
     "expect_order",
     "expect_tensor",
+    "measure_order",
     "random_field",
+    "random_grid",
+    "random_state",
     "tolerance",
 ]
 
@@ -51,8 +58,14 @@ def case_text(y: Tensor, **values: float) -> str:
     return ", ".join(parts)
 
 
-def expect_tensor(out: object, like: Tensor, *, what: str, shape: tuple[int, ...] | None = None,
-                  hints: dict[tuple[int, ...], str] | None = None) -> Tensor:
+def expect_tensor(
+    out: object,
+    like: Tensor,
+    *,
+    what: str,
+    shape: tuple[int, ...] | None = None,
+    hints: dict[tuple[int, ...], str] | None = None,
+) -> Tensor:
     """Check that `out` is a finite tensor of `like`'s dtype and device and the given shape.
 
     Args:
@@ -76,9 +89,7 @@ def expect_tensor(out: object, like: Tensor, *, what: str, shape: tuple[int, ...
         )
     if tuple(out.shape) != shape:
         hint = (hints or {}).get(tuple(out.shape), "")
-        raise CheckFailed(
-            f"{what} has shape {tuple(out.shape)}, expected {shape}. {hint}".rstrip()
-        )
+        raise CheckFailed(f"{what} has shape {tuple(out.shape)}, expected {shape}. {hint}".rstrip())
     if out.dtype != like.dtype:
         raise CheckFailed(
             f"{what} is {out.dtype} but the input is {like.dtype}: keep the input's dtype "
@@ -92,6 +103,16 @@ def expect_tensor(out: object, like: Tensor, *, what: str, shape: tuple[int, ...
     if not bool(torch.isfinite(out).all()):
         raise CheckFailed(f"{what} contains inf or nan.")
     return out
+
+
+def checked_step(step: Callable[..., Any], what: str) -> Callable[..., Tensor]:
+    """Wrap a reader's step(f, t, y, h, ...) so that each call gets a copy of y and its
+    result is checked by `expect_tensor` (for loops the grader runs, e.g. to measure orders)."""
+
+    def wrapped(f: VectorField, t: Tensor, y: Tensor, h: float, *args: Any) -> Tensor:
+        return expect_tensor(step(f, t, y.clone(), h, *args), y, what=what)
+
+    return wrapped
 
 
 def _distance(a: Tensor, b: Tensor) -> float:
@@ -109,8 +130,16 @@ def diagnose(out: Tensor, mistakes: Sequence[Mistake], tol: float) -> str:
     return ""
 
 
-def expect_close(out: Tensor, expected: Tensor, *, what: str, case: str, tol: float,
-                 mistakes: Sequence[Mistake] = (), hint: str = "") -> None:
+def expect_close(
+    out: Tensor,
+    expected: Tensor,
+    *,
+    what: str,
+    case: str,
+    tol: float,
+    mistakes: Sequence[Mistake] = (),
+    hint: str = "",
+) -> None:
     """Check that out matches nodelib's `expected` up to tol (relative to 1 + |expected|).
 
     Raises:
@@ -127,8 +156,15 @@ def expect_close(out: Tensor, expected: Tensor, *, what: str, case: str, tol: fl
     )
 
 
-def expect_order(measured: float, expected: float, *, low: float, high: float,
-                 what: str = "the error", advice: Callable[[float], str] | None = None) -> str:
+def expect_order(
+    measured: float,
+    expected: float,
+    *,
+    low: float,
+    high: float,
+    what: str = "the error",
+    advice: Callable[[float], str] | None = None,
+) -> str:
     """Check that a measured order lies in [low, high]; return a note for the report.
 
     Args:
@@ -154,8 +190,9 @@ def expect_order(measured: float, expected: float, *, low: float, high: float,
     )
 
 
-def random_field(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
-                 seed: int) -> tuple[VectorField, str]:
+def random_field(
+    shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, seed: int
+) -> tuple[VectorField, str]:
     """A random field f(t, y) = A·y + b·sin(t) with decaying A, and its description.
 
     For a state of shape (..., n), A is an (n, n) matrix acting on the last axis; for a
@@ -163,7 +200,9 @@ def random_field(shape: tuple[int, ...], dtype: torch.dtype, device: torch.devic
     """
     g = torch.Generator().manual_seed(seed)
     n = shape[-1] if shape else 1
-    A = -torch.eye(n, dtype=torch.float64) + 0.4 * torch.randn(n, n, generator=g, dtype=torch.float64)
+    A = -torch.eye(n, dtype=torch.float64) + 0.4 * torch.randn(
+        n, n, generator=g, dtype=torch.float64
+    )
     b = torch.randn(shape, generator=g, dtype=torch.float64)
     A, b = A.to(dtype=dtype, device=device), b.to(dtype=dtype, device=device)
 
@@ -173,3 +212,25 @@ def random_field(shape: tuple[int, ...], dtype: torch.dtype, device: torch.devic
         return coupled + b * forcing
 
     return f, "y' = A·y + b·sin(t)"
+
+
+def random_state(
+    shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, seed: int
+) -> Tensor:
+    """A reproducible standard normal tensor (drawn on the CPU, then moved to `device`)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+
+
+def measure_order(hs: list[float], errors: list[float]) -> float:
+    """empirical_order, or nan when an error is zero or not finite."""
+    if not all(math.isfinite(e) and e > 0 for e in errors):
+        return math.nan
+    return empirical_order(hs, errors)
+
+
+def random_grid(n: int, dtype: torch.dtype, device: torch.device, seed: int) -> Tensor:
+    """n increasing, unevenly spaced times (gaps between 0.05 and 0.35), reproducible."""
+    g = torch.Generator().manual_seed(seed)
+    steps = 0.05 + 0.3 * torch.rand(n, generator=g, dtype=torch.float64)
+    return torch.cumsum(steps, 0).to(device=device, dtype=dtype)

@@ -33,6 +33,7 @@ import pickle
 import select
 import signal
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -49,6 +50,11 @@ __all__ = ["BACKENDS", "Outcome", "choose_backend", "format_user_traceback", "ru
 Backend = Literal["fork", "signal", "thread"]
 BACKENDS: tuple[str, ...] = ("fork", "signal", "thread")
 _GRADER_DIR = str(Path(__file__).resolve().parent)
+# Code that is not the reader's: nodelib itself, the standard library, installed packages.
+_LIBRARY_DIRS = tuple(
+    {str(Path(__file__).resolve().parent.parent)}
+    | {str(Path(p).resolve()) for k, p in sysconfig.get_paths().items() if "lib" in k}
+)
 _MAX_OUTPUT = 4000  # characters of captured output kept
 
 
@@ -67,6 +73,9 @@ class Outcome:
             not an error in the reader's code).
         output: what the test printed (fork backend only), truncated.
         stopped: False when a timed-out function is still running (thread backend).
+        internal: the exception came from the grader or nodelib, with no frame of the
+            reader's code on the stack: a bug of the grader, not of the reader.
+        origin: the name of the function that raised (the innermost frame).
     """
 
     status: Literal["ok", "raised", "timeout", "crashed"]
@@ -77,6 +86,8 @@ class Outcome:
     failed_check: bool = False
     output: str = ""
     stopped: bool = True
+    internal: bool = False
+    origin: str = ""
 
 
 class _TimeUp(BaseException):
@@ -88,23 +99,27 @@ def _is_grader_frame(frame: traceback.FrameSummary) -> bool:
     return frame.filename.startswith(_GRADER_DIR)
 
 
-def _strip(te: traceback.TracebackException, seen: set[int]) -> None:
-    if id(te) in seen:
-        return
-    seen.add(id(te))
-    te.stack = traceback.StackSummary.from_list(
-        [frame for frame in te.stack if not _is_grader_frame(frame)]
-    )
-    for chained in (te.__cause__, te.__context__):
-        if chained is not None:
-            _strip(chained, seen)
+def _is_reader_frame(frame: traceback.FrameSummary) -> bool:
+    """A frame of the reader's code: not nodelib's, not the standard library's or a package's."""
+    return not frame.filename.startswith(_LIBRARY_DIRS)
 
 
 def format_user_traceback(exc: BaseException) -> str:
-    """The traceback of exc with the frames of nodelib.grading removed."""
-    te = traceback.TracebackException.from_exception(exc)
-    _strip(te, set())
-    return "".join(te.format())
+    """The stack of exc's traceback from the reader's first frame on.
+
+    The grader's calling frames are dropped, and any frame of nodelib.grading further down
+    (a callback the grader passed in); frames of nodelib or torch that the reader's code
+    called are kept. Only the frames are formatted (the caller states the exception), and
+    chained exceptions are left out.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    first = next((i for i, f in enumerate(frames) if _is_reader_frame(f)), 0)
+    kept = [f for f in frames[first:] if not _is_grader_frame(f)]
+    if not kept:
+        return ""
+    return "Traceback (most recent call last):\n" + "".join(
+        traceback.StackSummary.from_list(kept).format()
+    )
 
 
 def _call(fn: Callable[[], Any]) -> Outcome:
@@ -115,12 +130,15 @@ def _call(fn: Callable[[], Any]) -> Outcome:
         return Outcome("ok", value=fn())
     except Exception as exc:
         failed = isinstance(exc, CheckFailed)
+        frames = traceback.extract_tb(exc.__traceback__)
         return Outcome(
             "raised",
             exc_type=type(exc).__name__,
             exc_message=str(exc),
             traceback="" if failed else format_user_traceback(exc),
             failed_check=failed,
+            internal=not failed and not any(_is_reader_frame(f) for f in frames),
+            origin=frames[-1].name if frames else "",
         )
 
 
@@ -173,7 +191,9 @@ def _child(fn: Callable[[], Any], write_fd: int) -> None:
         try:
             data = pickle.dumps(outcome)
         except Exception as exc:  # an unpicklable return value
-            data = pickle.dumps(Outcome("raised", exc_type=type(exc).__name__, exc_message=str(exc)))
+            data = pickle.dumps(
+                Outcome("raised", exc_type=type(exc).__name__, exc_message=str(exc))
+            )
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(data)
         status = 0
@@ -181,7 +201,24 @@ def _child(fn: Callable[[], Any], write_fd: int) -> None:
         os._exit(status)  # never run the parent's atexit handlers or flush its buffers
 
 
+_warmed_up = False
+
+
+def _warm_up() -> None:
+    """Initialise, once and in this process, what torch initialises lazily on first use.
+
+    A forked child starts from the parent's memory, so work done here is not repeated in
+    every child: the first torch.func.jacrev alone takes about a second.
+    """
+    global _warmed_up
+    if not _warmed_up:
+        x = torch.ones(2, dtype=torch.float64)
+        torch.linalg.solve(torch.func.jacrev(lambda z: z * z)(x), x)
+        _warmed_up = True
+
+
 def _run_fork(fn: Callable[[], Any], timeout: float) -> Outcome:
+    _warm_up()
     read_fd, write_fd = os.pipe()
     with warnings.catch_warnings():
         # Python >= 3.12 warns about fork() in a multi-threaded process (a Jupyter kernel
@@ -235,7 +272,9 @@ def _run_signal(fn: Callable[[], Any], timeout: float) -> Outcome:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if outer_delay > 0:  # give an enclosing alarm (e.g. a test's deadline) its rest back
-            signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - start), 1e-3))
+            signal.setitimer(
+                signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - start), 1e-3)
+            )
 
 
 def _run_thread(fn: Callable[[], Any], timeout: float) -> Outcome:

@@ -1,0 +1,205 @@
+"""The grader in-process: full marks for the solutions, time limits, tracebacks, `check`.
+
+The solution functions are taken from solutions/ch01_one_step_methods.ipynb itself (its
+code cells that define answers are executed here, without a kernel), so the tests grade
+exactly the code the book shows. tests/test_grading_ch01.py checks that wrong answers fail
+with the right feedback; tests/test_grading_notebooks.py runs the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from _grading_helpers import solution_namespace
+
+from nodelib.analysis import picard_iteration
+from nodelib.grading import ChecksFailed, chapter_questions, check, get_question, grade
+from nodelib.grading.core import RECORD_ENV, CheckFailed, Question, Test, grade_namespace
+from nodelib.grading.runner import choose_backend, run_limited
+
+BACKENDS = ["signal", "thread"] + (["fork"] if sys.platform.startswith("linux") else [])
+
+
+@pytest.fixture(scope="session")
+def solutions() -> dict[str, Any]:
+    return solution_namespace()
+
+
+@pytest.mark.parametrize("question", [q.id for q in chapter_questions(1)])
+def test_solution_scores_full_marks(question: str, solutions: dict[str, Any]) -> None:
+    q = get_question(question)
+    result = grade(q, solutions[q.name])
+    assert result.passed, [t.feedback for t in result.tests]
+    assert result.points == q.points > 0
+
+
+def test_grade_namespace_grades_every_question_and_records(
+    solutions: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv(RECORD_ENV, str(record))
+    partial = {k: v for k, v in solutions.items() if k != "picard_iteration"}
+    results = grade_namespace("ch01", partial)
+    assert [r.question for r in results] == [q.id for q in chapter_questions(1)]
+    assert [r.passed for r in results] == [True] * 6 + [False]
+    assert "picard_iteration is not defined" in results[-1].feedback
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(d["source"], d["question"], d["points"]) for d in lines][-1] == ("final", "1.7", 0)
+
+
+def _not_implemented(*args: object) -> None:
+    raise NotImplementedError("hint: follow the slope")
+
+
+def test_unimplemented_answer_fails_with_its_hint_and_skips_the_rest() -> None:
+    result = grade("1.1", _not_implemented)
+    assert not result.passed and result.points == 0
+    assert "not implemented yet (hint: follow the slope)" in result.tests[0].feedback
+    assert [t.status for t in result.tests[1:]] == ["not run"] * (len(result.tests) - 1)
+
+
+def test_value_question_rejects_a_function_and_function_question_a_value() -> None:
+    assert "should be a function" in grade("1.1", 3.0).feedback
+    assert "should be a dict" in grade("1.6", _not_implemented).tests[0].feedback
+
+
+# --- time limits ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_hanging_function_is_stopped_and_the_process_goes_on(backend: str) -> None:
+    stop = threading.Event()
+
+    def spin() -> None:  # an endless loop (that a test can end, for the thread backend)
+        while not stop.is_set():
+            pass
+
+    start = time.monotonic()
+    outcome = run_limited(spin, 0.5, backend=backend)
+    elapsed = time.monotonic() - start
+    stop.set()
+    assert outcome.status == "timeout"
+    assert outcome.stopped == (backend != "thread")
+    assert elapsed < 3
+    assert run_limited(lambda: 2 + 2, 5, backend=backend).value == 4
+
+
+def test_check_stops_a_hanging_answer_and_reports_it(capsys: pytest.CaptureFixture[str]) -> None:
+    def euler_step(f, t, y, h):
+        while True:
+            pass
+
+    start = time.monotonic()
+    with pytest.raises(ChecksFailed):
+        check("1.1", euler_step, timeout=0.5)
+    assert time.monotonic() - start < 5
+    out = capsys.readouterr().out
+    assert "[TIMEOUT]" in out and "stopped after 0.5 s" in out
+    assert "not run: an earlier test of this question did not finish in time" in out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_readers_traceback_is_shown_not_the_graders(backend: str) -> None:
+    def helper(y):
+        return y / 0 if isinstance(y, int) else [][1]
+
+    def euler_step(f, t, y, h):
+        return helper(y)
+
+    result = grade("1.1", euler_step, backend=backend)
+    feedback = result.tests[0].feedback
+    assert result.tests[0].status == "error"
+    assert feedback.startswith("your code raised IndexError: list index out of range")
+    assert "in euler_step" in feedback and "in helper" in feedback
+    assert "nodelib/grading" not in feedback and "nodelib\\grading" not in feedback
+    assert "(the same traceback as above)" in result.tests[1].feedback
+
+
+def test_a_fork_worker_that_dies_is_reported() -> None:
+    if "fork" not in BACKENDS:
+        pytest.skip("fork backend is Linux only")
+    outcome = run_limited(lambda: os._exit(3), 5, backend="fork")
+    assert outcome.status == "crashed" and "exit code 3" in outcome.exc_message
+
+
+def test_a_bug_in_the_grader_is_not_blamed_on_the_reader() -> None:
+    # A "test" that calls nodelib wrongly: no frame of the reader's code is on the stack.
+    question = Question("9.9", "thing", "a broken test", 1, (Test("broken", picard_iteration),))
+    result = grade(question, lambda: None)
+    assert "the grader itself failed" in result.tests[0].feedback
+
+
+def test_failed_check_message_is_the_feedback() -> None:
+    def failing(answer: Any, device: torch.device) -> None:
+        raise CheckFailed("did you multiply by h?")
+
+    question = Question("9.8", "thing", "a failing test", 1, (Test("fails", failing),))
+    result = grade(question, lambda: None, backend="signal")
+    assert (result.tests[0].status, result.tests[0].feedback) == (
+        "failed",
+        "did you multiply by h?",
+    )
+
+
+def test_auto_backend_avoids_fork_for_cuda() -> None:
+    assert choose_backend("cuda") in ("signal", "thread")
+    if sys.platform.startswith("linux") and not torch.cuda.is_initialized():
+        assert choose_backend("cpu") == "fork"
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+def test_check_prints_each_test_and_returns_when_all_pass(
+    solutions: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check("1.5", solutions["empirical_order"]) is None
+    out = capsys.readouterr().out
+    assert (
+        out.startswith("Question 1.5, empirical_order") and "[pass]" in out and "2/2 points" in out
+    )
+
+
+def test_check_raises_with_a_one_line_notebook_rendering(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ChecksFailed) as info:
+        check("1.5", lambda hs, errors: 1.0)
+    assert "[FAIL]" in capsys.readouterr().out
+    assert info.value._render_traceback_() == [f"ChecksFailed: {info.value}"]
+
+
+def test_check_looks_the_answer_up_by_name_in_the_callers_globals(
+    solutions: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace = {"check": check, "picard_iteration": solutions["picard_iteration"]}
+    exec("check('1.7')", namespace)
+    assert "passed" in capsys.readouterr().out
+    with pytest.raises(ChecksFailed):
+        exec("check('1.1')", {"check": check})
+    assert "euler_step is not defined yet" in capsys.readouterr().out
+
+
+def test_check_rejects_unknown_questions_and_extra_answers() -> None:
+    with pytest.raises(ValueError, match=r"1\.1 \(euler_step\)"):
+        check("1.99", len)
+    with pytest.raises(ValueError, match="no graded questions"):
+        check("7.1", len)
+    with pytest.raises(TypeError, match="grades one object"):
+        check("1.1", len, len)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("question", [q.id for q in chapter_questions(1)])
+def test_solutions_pass_on_cuda(question: str, solutions: dict[str, Any]) -> None:
+    q = get_question(question)
+    result = grade(q, solutions[q.name], device="cuda")
+    assert result.passed, [t.feedback for t in result.tests]

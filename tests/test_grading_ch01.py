@@ -1,0 +1,178 @@
+"""Every chapter 1 question can fail: typical wrong answers get the feedback that explains them.
+
+Each case is a deliberately wrong answer (a missing factor h, a sign error, an off-by-one
+row or iterate, a wrong shape, swapped weights, ...) and a phrase the feedback must contain.
+The wrong answers are built from the solution notebook's own functions where they need
+Newton's method, so each differs from the solution by exactly one mistake.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from _grading_helpers import solution_namespace
+from torch import Tensor
+
+from nodelib.grading import chapter_questions, grade
+
+Namespace = dict[str, Any]
+Field = Callable[[Tensor, Tensor], Tensor]
+
+
+@pytest.fixture(scope="module")
+def ns() -> Namespace:
+    return solution_namespace()
+
+
+def _euler_rows(
+    f: Field,
+    y0: Tensor,
+    t: Tensor,
+    *,
+    skip_first: bool = False,
+    steps: int | None = None,
+    uniform: bool = False,
+) -> Tensor:
+    """Explicit Euler on the grid t, with the chosen mistakes."""
+    ys, y = ([] if skip_first else [y0]), y0
+    for n in range(len(t) - 1 if steps is None else steps):
+        h = (t[1] - t[0]) if uniform or n >= len(t) - 1 else (t[n + 1] - t[n])
+        y = y + h * f(t[min(n, len(t) - 1)], y)
+        ys.append(y)
+    return torch.stack(ys)
+
+
+def _picard_left(f: Field, t: Tensor, y0: Tensor, n_iter: int) -> list[Tensor]:
+    """Picard's iteration with the left-endpoint rule instead of the trapezoid rule."""
+    phi = y0.expand(len(t), *y0.shape)
+    out = [phi]
+    dt = (t[1:] - t[:-1]).reshape(-1, *([1] * y0.dim()))
+    for _ in range(n_iter):
+        slopes = torch.stack([f(t[i], phi[i]) for i in range(len(t))])
+        phi = torch.cat([y0[None], y0 + torch.cumsum(dt * slopes[:-1], 0)])
+        out.append(phi)
+    return out
+
+
+def _least_squares(x: list[float], z: list[float]) -> float:
+    xm, zm = sum(x) / len(x), sum(z) / len(z)
+    num = sum((a - xm) * (b - zm) for a, b in zip(x, z, strict=True))
+    return num / sum((a - xm) ** 2 for a in x)
+
+
+def _wrong_answers(ns: Namespace) -> dict[str, Any]:
+    """Each wrong answer by "question/mistake"; they call the solution's own helpers."""
+    newton, theta_step = ns["newton"], ns["theta_step"]
+    be_step, picard, order = (
+        ns["backward_euler_step"],
+        ns["picard_iteration"],
+        ns["empirical_order"],
+    )
+
+    def theta_without_weight(f, t, y, h, theta):  # forgets the factor (1 - θ)
+        if theta == 0:
+            return y + h * f(t, y)
+        return newton(lambda Y: Y - y - h * f(t, y) - theta * h * f(t + h, Y), y)
+
+    return {
+        "1.1/missing factor h": lambda f, t, y, h: y + f(t, y),
+        "1.1/sign error": lambda f, t, y, h: y - h * f(t, y),
+        "1.1/slope at t + h": lambda f, t, y, h: y + h * f(t + h, y),
+        "1.1/changes y in place": lambda f, t, y, h: y.add_(h * f(t, y)),
+        "1.1/returns NumPy": lambda f, t, y, h: (y + h * f(t, y)).numpy(),
+        "1.1/wrong dtype": lambda f, t, y, h: (y + h * f(t, y)).float(),
+        "1.2/no y0 row (off by one)": lambda f, y0, t: _euler_rows(f, y0, t, skip_first=True),
+        "1.2/one step too few": lambda f, y0, t: _euler_rows(f, y0, t, steps=len(t) - 2),
+        "1.2/rows shifted by one step": lambda f, y0, t: _euler_rows(
+            f, y0, t, skip_first=True, steps=len(t)
+        ),
+        "1.2/final state only": lambda f, y0, t: _euler_rows(f, y0, t)[-1],
+        "1.2/uniform h": lambda f, y0, t: _euler_rows(f, y0, t, uniform=True),
+        "1.3/explicit Euler": lambda f, t, y, h: y + h * f(t, y),
+        "1.3/one Newton iteration": lambda f, t, y, h: be_step(f, t, y, h, max_iter=1),
+        "1.3/new slope at the old time": lambda f, t, y, h: newton(
+            lambda Y: Y - y - h * f(t, Y), y
+        ),
+        "1.3/sign error": lambda f, t, y, h: newton(lambda Y: Y - y + h * f(t + h, Y), y),
+        "1.4/swapped weights": lambda f, t, y, h, th: theta_step(f, t, y, h, 1 - th),
+        "1.4/backward Euler for every θ": lambda f, t, y, h, th: be_step(f, t, y, h),
+        "1.4/missing factor (1 - θ)": theta_without_weight,
+        "1.5/first and last points only": lambda hs, es: (
+            math.log(es[-1] / es[0]) / math.log(hs[-1] / hs[0])
+        ),
+        "1.5/sign error": lambda hs, es: -order(hs, es),
+        "1.5/log of the errors only": lambda hs, es: _least_squares(
+            [float(h) for h in hs], [math.log(e) for e in es]
+        ),
+        "1.5/returns two numbers": lambda hs, es: torch.tensor([1.0, 2.0]),
+        "1.6/order 1 everywhere": dict.fromkeys((0.0, 0.25, 0.5, 0.75, 1.0), 1.0),
+        "1.6/a list, not a dict": [1.0, 1.0, 2.0, 1.0, 1.0],
+        "1.6/keys missing": {0.0: 1.0, 0.5: 2.0, 1.0: 1.0},
+        "1.7/n_iter iterates (off by one)": lambda f, t, y0, n: picard(f, t, y0, n)[1:],
+        "1.7/left-endpoint rule": _picard_left,
+        "1.7/no y0": lambda f, t, y0, n: [
+            p - y0 if k else p for k, p in enumerate(picard(f, t, y0, n))
+        ],
+        "1.7/final times only (wrong shape)": lambda f, t, y0, n: [
+            p[-1] for p in picard(f, t, y0, n)
+        ],
+    }
+
+
+# The phrase the feedback on each wrong answer must contain.
+EXPECTED = {
+    "1.1/missing factor h": "did you multiply by h?",
+    "1.1/sign error": "check the sign",
+    "1.1/slope at t + h": "at the start of the step",
+    "1.1/changes y in place": "in place",
+    "1.1/returns NumPy": "should be a torch.Tensor",
+    "1.1/wrong dtype": "keep the input's dtype",
+    "1.2/no y0 row (off by one)": "one row short",
+    "1.2/one step too few": "one row short",
+    "1.2/rows shifted by one step": "shifted by one step",
+    "1.2/final state only": "not the final state",
+    "1.2/uniform h": "The grid is not uniform",
+    "1.3/explicit Euler": "That is explicit Euler",
+    "1.3/one Newton iteration": "Newton's iteration stopped too early",
+    "1.3/new slope at the old time": "the new slope belongs to the new time",
+    "1.3/sign error": "Check the sign",
+    "1.4/swapped weights": "You swapped the weights",
+    "1.4/backward Euler for every θ": "whatever θ is",
+    "1.4/missing factor (1 - θ)": "the equation you solve is not the method's",
+    "1.5/first and last points only": "only the first and last points",
+    "1.5/sign error": "wrong sign",
+    "1.5/log of the errors only": "logarithm of h too",
+    "1.5/returns two numbers": "should be a number",
+    "1.6/order 1 everywhere": "for θ = 0.5",
+    "1.6/a list, not a dict": "should be a dict",
+    "1.6/keys missing": "missing",
+    "1.7/n_iter iterates (off by one)": "return n_iter + 1",
+    "1.7/left-endpoint rule": "left-endpoint (rectangle) rule",
+    "1.7/no y0": "Every iterate starts at y0",
+    "1.7/final times only (wrong shape)": "has shape",
+}
+
+
+@pytest.mark.parametrize("case", list(EXPECTED))
+def test_wrong_answer_is_caught_with_the_right_feedback(case: str, ns: Namespace) -> None:
+    result = grade(case.split("/")[0], _wrong_answers(ns)[case])
+    assert not result.passed and result.points == 0
+    feedback = "\n".join(t.feedback for t in result.tests if not t.passed)
+    assert EXPECTED[case] in feedback, feedback
+
+
+def test_every_question_has_a_wrong_answer_that_fails(ns: Namespace) -> None:
+    assert set(_wrong_answers(ns)) == set(EXPECTED)
+    assert {case.split("/")[0] for case in EXPECTED} == {q.id for q in chapter_questions(1)}
+
+
+def test_the_order_test_names_the_missing_factor_h(ns: Namespace) -> None:
+    result = grade("1.1", lambda f, t, y, h: y + f(t, y))
+    order = result.tests[-1]
+    assert order.description == "the global error shrinks like h^1"
+    assert order.feedback.startswith("the global error of your Euler method shrinks like h^")
+    assert "instead of h^1" in order.feedback and "did you multiply f(t, y) by h" in order.feedback

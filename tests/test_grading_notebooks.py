@@ -1,0 +1,256 @@
+"""The exercise generator and the grader's command line, on the real notebooks.
+
+Execution budget: each notebook is executed once here. The solution notebook's one run
+gives full marks *and* is compared with its stored outputs, cell by cell, with the rules of
+solutions/nbval_sanitize.cfg (what ``pytest --nbval solutions/`` compares: streams, text
+results and errors, not images); the exercise notebook's one run gives zero marks without
+a crash, and only its cells tagged ``raises-exception`` raise (what ``pytest --nbval-lax``
+requires). A small broken notebook (a raising cell, a hanging cell, a dying kernel) is the
+third and last kernel. The book build executes the two notebooks once more.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import nbformat
+import pytest
+from _grading_helpers import EXERCISE, ROOT, SOLUTION
+
+import nodelib.grading.notebook as grading_notebook
+from nodelib.grading.__main__ import main
+from nodelib.grading.notebook import NotebookReport
+
+SANITIZE = ROOT / "solutions" / "nbval_sanitize.cfg"
+SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("ch*.ipynb"))
+
+
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"_script_{name}", ROOT / "scripts" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def make_exercises() -> ModuleType:
+    return _load_script("make_exercises")
+
+
+def _run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, NotebookReport]:
+    """Run the command line in this process, keeping the report (and the executed copy)."""
+    reports: list[NotebookReport] = []
+    original = grading_notebook.grade_notebook
+
+    def keep(*a: Any, **k: Any) -> NotebookReport:
+        reports.append(original(*a, **k))
+        return reports[-1]
+
+    monkeypatch.setattr(grading_notebook, "grade_notebook", keep)
+    code = main(args)
+    return code, reports[0]
+
+
+# --- the generator --------------------------------------------------------------------------
+
+
+def test_there_is_a_solution_notebook_and_its_exercise() -> None:
+    assert SOLUTION in SOLUTION_NOTEBOOKS and EXERCISE.is_file()
+
+
+@pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
+def test_exercise_notebook_is_up_to_date(solution: Path, make_exercises: ModuleType) -> None:
+    expected = nbformat.writes(make_exercises.make_exercise(nbformat.read(solution, as_version=4)))
+    stored = make_exercises.exercise_path(solution).read_text(encoding="utf-8")
+    assert stored.rstrip("\n") == expected, (
+        f"exercises/{solution.name} is out of date: run python scripts/make_exercises.py"
+    )
+
+
+def test_generator_replaces_regions_by_stubs_and_tags_raising_cells(
+    make_exercises: ModuleType,
+) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "def f(x):\n    # BEGIN SOLUTION hint: square it\n    y = x * x\n"
+            "    return y\n    # END SOLUTION",
+            metadata={"tags": ["question:9.1"]},
+        ),
+        nbformat.v4.new_code_cell("a = 1\n# BEGIN SOLUTION\nb = 2\n# END SOLUTION\nprint(a)"),
+        nbformat.v4.new_code_cell("check('9.1', f)", metadata={"tags": ["check"]}),
+        nbformat.v4.new_code_cell("secret = 42", metadata={"tags": ["solution"]}),
+        nbformat.v4.new_markdown_cell(
+            "(sol-top)=\n<!-- BEGIN SOLUTION -->\nworked\n<!-- END SOLUTION -->\n"
+            "<!-- BEGIN EXERCISE\ntry it\nEND EXERCISE -->\n"
+            ":label: sol-ex\nsee {ref}`sol-ex` and sol-exact"
+        ),
+    ]
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="x")]
+    nb.cells[0].execution_count = 3
+    out = make_exercises.make_exercise(nb)
+    assert len(out.cells) == 4
+    assert out.cells[0].source == "def f(x):\n    raise NotImplementedError('hint: square it')"
+    assert out.cells[0].outputs == [] and out.cells[0].execution_count is None
+    assert out.cells[0].metadata["tags"] == ["question:9.1"]
+    assert (
+        out.cells[1].source
+        == "a = 1\nraise NotImplementedError('write your solution here')\nprint(a)"
+    )
+    assert out.cells[1].metadata["tags"] == ["raises-exception"]
+    assert out.cells[2].metadata["tags"] == ["check", "raises-exception"]
+    assert out.cells[3].source == "(ex-top)=\ntry it\n:label: ex-ex\nsee {ref}`ex-ex` and sol-exact"
+    assert nb.cells[0].outputs, "the solution notebook itself is not changed"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "# BEGIN SOLUTION\nx = 1",
+        "x = 1\n# END SOLUTION",
+        "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION",
+    ],
+)
+def test_generator_rejects_unbalanced_markers(source: str, make_exercises: ModuleType) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    with pytest.raises(ValueError, match="cell 1"):
+        make_exercises.make_exercise(nb, "x.ipynb")
+
+
+# --- the command line on the real notebooks -------------------------------------------------
+
+
+def _sanitize_rules() -> list[tuple[str, str]]:
+    text = SANITIZE.read_text(encoding="utf-8")
+    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", text, flags=re.MULTILINE)
+
+
+def _comparable(cell: nbformat.NotebookNode, rules: list[tuple[str, str]]) -> dict[str, str]:
+    """A cell's outputs as nbval compares them: streams, text results, errors; no images."""
+    found: dict[str, list[str]] = {}
+    for output in cell.get("outputs", []):
+        kind = output["output_type"]
+        if kind == "stream":
+            found.setdefault(output["name"], []).append(output["text"])
+        elif kind in ("execute_result", "display_data") and "text/plain" in output["data"]:
+            found.setdefault("text/plain", []).append(output["data"]["text/plain"])
+        elif kind == "error":
+            found.setdefault("error", []).append(f"{output['ename']}: {output['evalue']}")
+    out = {}
+    for key, parts in found.items():
+        text = "".join(parts)
+        for regex, replace in rules:
+            text = re.sub(regex, replace, text)
+        out[key] = text
+    return out
+
+
+def _ignores_output(cell: nbformat.NotebookNode) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return (
+        "nbval-ignore-output" in tags
+        or "nbval-skip" in tags
+        or "NBVAL_IGNORE_OUTPUT" in cell.source
+    )
+
+
+def test_solution_notebook_scores_full_marks_and_reproduces_its_outputs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    before = SOLUTION.read_bytes()
+    code, report = _run_cli([str(SOLUTION), "--json", str(tmp_path / "r.json")], monkeypatch)
+    table = capsys.readouterr().out
+    assert code == 0 and report.passed and not report.stopped
+    assert re.search(r"^Score: 16/16 points; 7 of 7 questions pass\.$", table, re.MULTILINE)
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["score"] == data["max_score"] == 16 and data["passed"] is True
+    assert SOLUTION.read_bytes() == before, "the grader must not modify the notebook"
+    stored = nbformat.read(SOLUTION, as_version=4)
+    assert report.executed is not None
+    rules = _sanitize_rules()
+    compared = 0
+    for index, (old, new) in enumerate(zip(stored.cells, report.executed.cells, strict=False)):
+        if old.cell_type != "code" or _ignores_output(old):
+            continue
+        assert _comparable(new, rules) == _comparable(old, rules), (
+            f"cell {index + 1}'s output differs from the stored one: if the change is intended, "
+            "run python scripts/make_exercises.py --execute"
+        )
+        compared += bool(old.outputs)
+    assert compared >= 9, "the solution notebook is stored without outputs"
+
+
+def test_exercise_notebook_scores_zero_without_crashing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = EXERCISE.read_bytes()
+    code, report = _run_cli([str(EXERCISE)], monkeypatch)
+    table = capsys.readouterr().out
+    assert code == 1 and not report.stopped
+    assert "Score: 0/16 points; 0 of 7 questions pass." in table
+    assert all(q.status == "failed" and q.points == 0 for q in report.questions)
+    assert "not implemented yet (hint:" in report.questions[0].tests[0].feedback
+    assert "raised NotImplementedError" in report.questions[5].feedback  # measured_orders
+    raised = [c for c in report.cells if c.status != "ok"]
+    assert raised and all(c.status == "error" and c.expected_error for c in raised), raised
+    assert EXERCISE.read_bytes() == before
+
+
+def test_broken_notebook_keeps_what_was_graded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A raising cell fails only its question, a hang is stopped, a dead kernel ends the run."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    keep = nb.cells[:4]  # set-up, title, introduction, imports
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if {"question:1.1", "question:1.2", "question:1.5"} & set(tags) or cell.source.strip() in (
+            'check("1.1", euler_step)',
+            'check("1.5", empirical_order)',
+        ):
+            keep.append(cell)
+    keep[-3].source = 'raise ValueError("a typo")\n' + keep[-3].source  # the euler_solve cell
+    keep.append(nbformat.v4.new_code_cell("while True:\n    pass"))
+    keep.append(nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+    keep.append(nbformat.v4.new_code_cell("print('never')"))
+    nb.cells = keep
+    path = tmp_path / "ch01_broken.ipynb"
+    nbformat.write(nb, path)
+    code, report = _run_cli([str(path), "--timeout", "5", "--json", "-"], monkeypatch)
+    data = json.loads(capsys.readouterr().out)
+    statuses = {q["question"]: q["status"] for q in data["questions"]}
+    assert code == 1 and data["score"] == 4
+    assert statuses == {
+        "1.1": "passed",
+        "1.2": "not run",
+        "1.3": "not run",
+        "1.4": "not run",
+        "1.5": "passed",
+        "1.6": "not run",
+        "1.7": "not run",
+    }
+    assert "raised ValueError: a typo" in report.questions[1].feedback
+    assert "the kernel died while running cell" in report.stopped
+    assert [c.status for c in report.cells[-3:]] == ["timeout", "error", "not run"]
+
+
+def test_command_line_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "missing.ipynb")]) == 2
+    odd = tmp_path / "notes.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), odd)
+    assert main([str(odd)]) == 2
+    assert "cannot tell the chapter" in capsys.readouterr().err
+
+
+def test_console_script_is_declared() -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'nodelib-grade = "nodelib.grading.__main__:main"' in text
