@@ -253,3 +253,15 @@ def helpers():
         scaled_error = staticmethod(scaled_error)
 
     return _H
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tiny models: threads only add contention on 2 cores.
+
+    Use with `pytestmark = pytest.mark.usefixtures("one_thread")`.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -20,14 +20,7 @@ from nodelib.models.cnf import CNF, CNFDynamics, exact_trace, hutchinson_trace, 
 from nodelib.models.flows import fit_density
 from nodelib.odeint import odeint
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models on a shared 2-core machine: intra-op threads only add contention.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class _LinearField(nn.Module):

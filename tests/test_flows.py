@@ -29,13 +29,7 @@ from nodelib.models.flows import (
 LAYERS = ("planar", "radial", "coupling")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models on a shared 2-core machine: intra-op threads only add contention.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _perturb(module: nn.Module, scale: float, seed: int) -> nn.Module:

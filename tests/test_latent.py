@@ -18,14 +18,7 @@ from nodelib.models.latent import (
 )
 from nodelib.train import fit
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these tiny models only lose time to threads on a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _waves(n: int = 16, T: int = 20, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:

@@ -17,14 +17,7 @@ from nodelib.models.blocks import NODEClassifier
 from nodelib.models.odenet import ODENet
 from nodelib.train import History, fit, init_distributed, is_main_process
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these tiny models only lose time to threads on a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _regression(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
