@@ -108,7 +108,7 @@ class Problem:
     rtol: float
     atol: float
     options: dict
-    time: Callable[[float], Tensor]  # internal float time -> the tensor func receives
+    time: Callable[[float], Tensor]  # internal float time -> tensor (for fn_tensor's steppers)
     unflatten: Callable[[Tensor], State]  # (len(t), *state) -> what odeint returns
     norm: Callable[[Tensor], Tensor] | None = None
     time_eps: float = 1e-13  # output times this close (relative) to a step's end are on it
@@ -219,7 +219,7 @@ def make_problem(func, y0, t, rtol, atol, method_options: frozenset, options) ->
     t_dtype = t.dtype
 
     def time(s: float) -> Tensor:
-        return torch.scalar_tensor(s * direction, dtype=t_dtype, device=device)
+        return torch.scalar_tensor(s, dtype=t_dtype, device=device)
 
     nfe = [0]
     fn, fn_tensor = _wrap_func(func, parts, is_tuple, t_dtype, direction, nfe)

@@ -267,12 +267,12 @@ def integrate_fixed(p: Problem, stepper, *, record: bool = False):
     f = p.fn if is_rk else p.fn_tensor
     y, f_y = p.y0, None
     ys, records = [y], []
-    stepper.start(f, grid[0] if is_rk else p.time(grid[0]) * p.direction, y, grid[1] - grid[0])
+    stepper.start(f, grid[0] if is_rk else p.time(grid[0]), y, grid[1] - grid[0])
     next_out, checked = 1, grid[0]
     for i in range(len(grid) - 1):
         t, t1 = grid[i], grid[i + 1]
         h = t1 - t
-        t_arg = t if is_rk else p.time(t) * p.direction
+        t_arg = t if is_rk else p.time(t)
         y1, f1 = stepper.step(f, t_arg, y, h)
         if is_rk:
             f_y = stepper.k0

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from _scripts import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "ch01_one_step_methods.ipynb"
 EXERCISE = ROOT / "exercises" / "ch01_one_step_methods.ipynb"
 

@@ -6,7 +6,6 @@ command is what executes the notebooks.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -17,22 +16,14 @@ import matplotlib
 import nbformat
 import pytest
 import yaml
+from _scripts import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
 # Roles that cite: {cite}, {cite:p}, {cite:t}, {cite:ps}, {cite:alp}, {cite:year}, ...
 CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 BIB_ENTRY = re.compile(r"^@(\w+)\s*\{\s*([^,\s]+)\s*,", re.MULTILINE)
 README_COMMAND = re.compile(r"^python3 -m venv \.venv && .+$", re.MULTILINE)
 
-
-def _load_script(name: str) -> ModuleType:
-    path = ROOT / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_course_script_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +33,7 @@ def config() -> dict:
 
 @pytest.fixture(scope="module")
 def setup_module_script() -> ModuleType:
-    return _load_script("notebook_setup")
+    return load_script("notebook_setup")
 
 
 def _toc_files(node: object) -> list[str]:
@@ -329,7 +320,7 @@ def test_intro_shows_concept_map_with_alt_text() -> None:
 
 
 def test_concept_map_svg_is_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    script = _load_script("concept_map")
+    script = load_script("concept_map")
     committed = ROOT / "images" / "concept_map.svg"
     drawn_with = re.search(
         re.escape(script.CREATOR_PREFIX) + r"([^<]+)<", committed.read_text(encoding="utf-8")

@@ -11,11 +11,13 @@ keeping a density that integrates to 1.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
 from torch import Tensor, nn
 
+from nodelib.data import sample_2d
 from nodelib.models.cnf import CNF, CNFDynamics, exact_trace, hutchinson_trace, sample_probe
 from nodelib.models.flows import fit_density
 from nodelib.odeint import odeint
@@ -253,14 +255,8 @@ def test_odeint_and_adjoint_give_the_same_gradients(trace):
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-7)
 
 
-def _moons(n: int, *, generator: torch.Generator | None = None) -> Tensor:
-    try:
-        from nodelib.data import sample_2d
-    except ImportError:  # pragma: no cover - before nodelib.data exists
-        c = torch.tensor([[-1.0, 0.5], [1.0, -0.5]])
-        idx = torch.randint(0, 2, (n,), generator=generator)
-        return c[idx] + 0.3 * torch.randn(n, 2, generator=generator)
-    return sample_2d("two_moons", n, generator=generator)
+# The training set of the density tests: nodelib's two moons.
+_moons = partial(sample_2d, "two_moons")
 
 
 @pytest.mark.parametrize("trace", ["exact", "hutchinson"])

@@ -9,11 +9,13 @@ likelihood training lowers the loss.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
+from nodelib.data import sample_2d
 from nodelib.models.flows import (
     AffineCoupling,
     DiagonalGaussian,
@@ -228,14 +230,8 @@ def test_flow_density_integrates_to_one():
     assert abs(wrong - 1) > 2e-2
 
 
-def _moons(n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    try:
-        from nodelib.data import sample_2d
-    except ImportError:  # pragma: no cover - before nodelib.data exists
-        c = torch.tensor([[-1.0, 0.5], [1.0, -0.5]])
-        idx = torch.randint(0, 2, (n,), generator=generator)
-        return c[idx] + 0.3 * torch.randn(n, 2, generator=generator)
-    return sample_2d("two_moons", n, generator=generator)
+# The training set of the density tests: nodelib's two moons.
+_moons = partial(sample_2d, "two_moons")
 
 
 @pytest.mark.parametrize("kind", LAYERS)

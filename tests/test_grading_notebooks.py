@@ -11,7 +11,6 @@ third and last kernel. The book build executes the two notebooks once more.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import nbformat
 import pytest
 from _grading_helpers import EXERCISE, ROOT, SOLUTION
+from _scripts import load_script
 
 import nodelib.grading.notebook as grading_notebook
 from nodelib.grading.__main__ import main
@@ -30,19 +30,10 @@ SANITIZE = ROOT / "solutions" / "nbval_sanitize.cfg"
 SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("ch*.ipynb"))
 
 
-def _load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"_script_{name}", ROOT / "scripts" / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def make_exercises() -> ModuleType:
-    return _load_script("make_exercises")
+    return load_script("make_exercises")
 
 
 def _run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, NotebookReport]:
