@@ -150,7 +150,7 @@ class Solution:
         scalar = not isinstance(t, Tensor) or t.dim() == 0
         query = torch.as_tensor(t, dtype=torch.float64).reshape(-1).tolist()
         lo, hi = p.times[0], p.times[-1]
-        out = []
+        out, starts = [], [r.t for r in self._records]
         for s in query:
             u = p.direction * s
             if not lo - 1e-12 * max(1.0, abs(lo)) <= u <= hi + 1e-12 * max(1.0, abs(hi)):
@@ -161,7 +161,6 @@ class Solution:
             if not self._records:
                 out.append(p.y0)
                 continue
-            starts = [r.t for r in self._records]
             rec = self._records[max(0, bisect.bisect_right(starts, u) - 1)]
             with torch.no_grad():
                 out.append(self._dense(p, rec, min(1.0, max(0.0, (u - rec.t) / rec.h))))
