@@ -7,7 +7,9 @@ The public API, by topic (each module's docstring says more):
 - methods as data: `ButcherTableau`, `TABLEAUS`; the controllers `IController`, `PIController`;
 - devices and seeds: `choose_device`, `available_devices`, `seed_everything`;
 - models (`nodelib.models`), data sets (`nodelib.data`), training (`nodelib.train`) and
-  figures (`nodelib.plotting`) are imported as submodules.
+  figures (`nodelib.plotting`) are imported as submodules, and so are the notebook helpers
+  (`nodelib.book`: numbers glued into the chapter text, interactive figures) and the memory
+  measurements (`nodelib.profiling`).
 """
 
 import importlib
@@ -28,7 +30,7 @@ from nodelib.tableau import TABLEAUS, ButcherTableau
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "plotting", "train")
+_SUBMODULES = ("book", "data", "models", "plotting", "profiling", "train")
 
 
 def __getattr__(name: str) -> ModuleType:
@@ -51,12 +53,14 @@ __all__ = [
     "Solution",
     "StepSizeError",
     "available_devices",
+    "book",
     "choose_device",
     "data",
     "models",
     "odeint",
     "odeint_adjoint",
     "plotting",
+    "profiling",
     "seed_everything",
     "solve",
     "train",

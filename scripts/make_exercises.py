@@ -155,9 +155,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-execute the solution notebooks first (stores their outputs)",
     )
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="solution notebooks to process (default: every solutions/ch*.ipynb)",
+    )
     args = parser.parse_args(argv)
     stale = []
-    for solution in sorted(SOLUTIONS.glob("ch*.ipynb")):
+    chosen = [p.resolve() for p in args.notebooks] or sorted(SOLUTIONS.glob("ch*.ipynb"))
+    for solution in chosen:
         if args.execute:
             execute_in_place(solution)
             print(f"executed {solution.relative_to(ROOT)}")

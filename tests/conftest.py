@@ -265,3 +265,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook execution times (tests/_notebooks.py, tests/test_grading_notebooks.py)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List how long each notebook took to execute, slowest first (the runtime budgets)."""
+    import sys
+
+    notebooks = sys.modules.get("_notebooks")
+    times = getattr(notebooks, "TIMES", {})
+    if not times:
+        return
+    terminalreporter.section("notebook execution times")
+    for path, seconds in sorted(times.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
+    terminalreporter.write_line(f"{sum(times.values()):7.1f} s  in all")

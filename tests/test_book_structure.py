@@ -118,6 +118,27 @@ def test_every_chapter_notebook_is_in_the_toc() -> None:
         assert path in listed, f"{path.relative_to(ROOT)} is not in _toc.yml"
 
 
+def test_every_toc_notebook_is_executed_by_the_tests() -> None:
+    """So the build that follows the tests in CI finds each notebook in its cache (one run).
+
+    Chapters run in tests/test_chapter_NN.py (`execute_notebook`); solution and exercise
+    notebooks in tests/test_grading_notebooks.py (every solutions/ch*.ipynb).
+    """
+    for entry in _toc_entries():
+        path = _resolve_page(entry)
+        if path is None or path.suffix != ".ipynb":
+            continue
+        folder, name = path.parent.name, path.name
+        if folder == "chapters":
+            test = ROOT / "tests" / f"test_chapter_{name[2:4]}.py"
+            assert test.is_file() and name in test.read_text(encoding="utf-8"), (
+                f"chapters/{name} is executed by no test: call execute_notebook on it in {test}"
+            )
+        else:
+            assert folder in ("solutions", "exercises"), f"{entry}: where is it executed?"
+            assert (ROOT / "solutions" / name).is_file(), f"{entry} has no solution notebook"
+
+
 # --- notebooks ------------------------------------------------------------------------------
 
 

@@ -1,18 +1,21 @@
 """The exercise generator and the grader's command line, on the real notebooks.
 
-Execution budget: each notebook is executed once here. The solution notebook's one run
-gives full marks *and* is compared with its stored outputs, cell by cell, with the rules of
-solutions/nbval_sanitize.cfg (what ``pytest --nbval solutions/`` compares: streams, text
-results and errors, not images); the exercise notebook's one run gives zero marks without
-a crash, and only its cells tagged ``raises-exception`` raise (what ``pytest --nbval-lax``
-requires). A small broken notebook (a raising cell, a hanging cell, a dying kernel) is the
-third and last kernel. The book build executes the two notebooks once more.
+Execution budget: each notebook is executed once, here, for every chapter. A solution
+notebook's one run gives full marks *and* is compared with its stored outputs, cell by cell,
+with the rules of solutions/nbval_sanitize.cfg (what ``pytest --nbval solutions/`` compares:
+streams, text results and errors, not images); an exercise notebook's one run gives zero
+marks without a crash, and only its cells tagged ``raises-exception`` raise (what
+``pytest --nbval-lax`` requires). Both runs are then stored in the book's execution cache
+(tests/_notebooks.py), so the book build that follows in CI does not execute them again.
+A small broken notebook (a raising cell, a hanging cell, a dying kernel) is one more kernel.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,10 +23,12 @@ from typing import Any
 import nbformat
 import pytest
 from _grading_helpers import EXERCISE, ROOT, SOLUTION
+from _notebooks import TIMES, store_in_book_cache
 from _scripts import load_script
 
 import nodelib.grading.notebook as grading_notebook
 from nodelib.grading.__main__ import main
+from nodelib.grading.core import chapter_questions
 from nodelib.grading.notebook import NotebookReport
 
 SANITIZE = ROOT / "solutions" / "nbval_sanitize.cfg"
@@ -55,6 +60,8 @@ def _run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, Not
 
 def test_there_is_a_solution_notebook_and_its_exercise() -> None:
     assert SOLUTION in SOLUTION_NOTEBOOKS and EXERCISE.is_file()
+    for solution in SOLUTION_NOTEBOOKS:
+        assert (ROOT / "exercises" / solution.name).is_file(), solution.name
 
 
 @pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
@@ -154,18 +161,39 @@ def _ignores_output(cell: nbformat.NotebookNode) -> bool:
     )
 
 
+def _cache_for_the_book(path: Path, report: NotebookReport) -> None:
+    """Hand this run to the book build (tests/_notebooks.py), without the grading cell."""
+    if report.executed is None or report.stopped:
+        return
+    if any(c.status != "ok" and not c.expected_error for c in report.cells):
+        return  # the build must execute it and fail loudly itself
+    executed = copy.deepcopy(report.executed)
+    executed.cells = executed.cells[:-1]  # the grading cell the grader appended
+    store_in_book_cache(path, executed, 0.0)
+
+
+@pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
 def test_solution_notebook_scores_full_marks_and_reproduces_its_outputs(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    solution: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
-    before = SOLUTION.read_bytes()
-    code, report = _run_cli([str(SOLUTION), "--json", str(tmp_path / "r.json")], monkeypatch)
+    before = solution.read_bytes()
+    start = time.perf_counter()
+    code, report = _run_cli([str(solution), "--json", str(tmp_path / "r.json")], monkeypatch)
+    TIMES[str(solution.relative_to(ROOT))] = time.perf_counter() - start
     table = capsys.readouterr().out
-    assert code == 0 and report.passed and not report.stopped
-    assert re.search(r"^Score: 16/16 points; 7 of 7 questions pass\.$", table, re.MULTILINE)
+    questions = chapter_questions(report.chapter)
+    points = sum(q.points for q in questions)
+    assert code == 0 and report.passed and not report.stopped, table
+    n = len(questions)
+    expected = rf"^Score: {points}/{points} points; {n} of {n} questions pass\.$"
+    assert re.search(expected, table, re.MULTILINE), table
     data = json.loads((tmp_path / "r.json").read_text())
-    assert data["score"] == data["max_score"] == 16 and data["passed"] is True
-    assert SOLUTION.read_bytes() == before, "the grader must not modify the notebook"
-    stored = nbformat.read(SOLUTION, as_version=4)
+    assert data["score"] == data["max_score"] == points and data["passed"] is True
+    assert solution.read_bytes() == before, "the grader must not modify the notebook"
+    stored = nbformat.read(solution, as_version=4)
     assert report.executed is not None
     rules = _sanitize_rules()
     compared = 0
@@ -173,27 +201,36 @@ def test_solution_notebook_scores_full_marks_and_reproduces_its_outputs(
         if old.cell_type != "code" or _ignores_output(old):
             continue
         assert _comparable(new, rules) == _comparable(old, rules), (
-            f"cell {index + 1}'s output differs from the stored one: if the change is intended, "
-            "run python scripts/make_exercises.py --execute"
+            f"{solution.name}: cell {index + 1}'s output differs from the stored one: if the "
+            f"change is intended, run python scripts/make_exercises.py --execute {solution}"
         )
         compared += bool(old.outputs)
-    assert compared >= 9, "the solution notebook is stored without outputs"
+    assert compared >= len(questions), f"{solution.name} is stored without outputs"
+    _cache_for_the_book(solution, report)
 
 
+@pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
 def test_exercise_notebook_scores_zero_without_crashing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    solution: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = EXERCISE.read_bytes()
-    code, report = _run_cli([str(EXERCISE)], monkeypatch)
+    exercise = ROOT / "exercises" / solution.name
+    before = exercise.read_bytes()
+    start = time.perf_counter()
+    code, report = _run_cli([str(exercise)], monkeypatch)
+    TIMES[str(exercise.relative_to(ROOT))] = time.perf_counter() - start
     table = capsys.readouterr().out
-    assert code == 1 and not report.stopped
-    assert "Score: 0/16 points; 0 of 7 questions pass." in table
+    questions = chapter_questions(report.chapter)
+    points = sum(q.points for q in questions)
+    assert code == 1 and not report.stopped, table
+    assert f"Score: 0/{points} points; 0 of {len(questions)} questions pass." in table
     assert all(q.status == "failed" and q.points == 0 for q in report.questions)
-    assert "not implemented yet (hint:" in report.questions[0].tests[0].feedback
-    assert "raised NotImplementedError" in report.questions[5].feedback  # measured_orders
     raised = [c for c in report.cells if c.status != "ok"]
     assert raised and all(c.status == "error" and c.expected_error for c in raised), raised
-    assert EXERCISE.read_bytes() == before
+    assert exercise.read_bytes() == before
+    if solution == SOLUTION:
+        assert "not implemented yet (hint:" in report.questions[0].tests[0].feedback
+        assert "raised NotImplementedError" in report.questions[5].feedback  # measured_orders
+    _cache_for_the_book(exercise, report)
 
 
 def test_broken_notebook_keeps_what_was_graded(

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -45,7 +46,11 @@ __all__ = [
     "record",
 ]
 
-CHAPTER_MODULES: dict[int, str] = {1: "nodelib.grading.ch01"}
+# Each chapter's questions live in a module nodelib/grading/chNN.py (QUESTIONS): found here.
+CHAPTER_MODULES: dict[int, str] = {
+    int(_path.stem[2:]): f"nodelib.grading.{_path.stem}"
+    for _path in sorted(Path(__file__).resolve().parent.glob("ch[0-9][0-9].py"))
+}
 RECORD_ENV = "NODELIB_GRADING_RECORD"
 DEFAULT_TIMEOUT = 10.0  # seconds per test
 TestStatus = Literal["passed", "failed", "error", "timeout", "not run"]

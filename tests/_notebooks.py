@@ -1,0 +1,78 @@
+"""Execute a course notebook once per test session, and share that run with the book build.
+
+`execute_notebook(path)` runs the notebook in a fresh kernel exactly as the book build does
+(jupyter-cache's executor, the notebook's folder as working directory, cells tagged
+``raises-exception`` may raise) and stores the executed notebook in the book's execution
+cache, ``_build/.jupyter_cache``. The README's build command then finds it there and does
+not execute the notebook again: in CI every notebook is executed once, by the tests.
+
+The tests always execute the current notebook with the current nodelib (they never read an
+old result from the cache), so a change to nodelib that breaks a chapter fails the tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import nbformat
+from _scripts import ROOT
+
+from nodelib.book import glued_values
+
+__all__ = ["CACHE", "TIMES", "execute_notebook", "glued_floats", "store_in_book_cache"]
+
+CACHE = ROOT / "_build" / ".jupyter_cache"
+TIMEOUT = 300  # seconds per cell, as in _config.yml
+TIMES: dict[str, float] = {}  # seconds each notebook took, by path relative to the repo
+_EXECUTED: dict[Path, nbformat.NotebookNode] = {}
+
+
+def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, seconds: float) -> None:
+    """Put an executed copy of the notebook at `path` into the book's execution cache.
+
+    `executed` must have the same code cells as the file (the cache matches on them).
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    cache = get_cache(str(CACHE))
+    bundle = CacheBundleIn(copy.deepcopy(executed), str(path), data={"execution_seconds": seconds})
+    cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+
+
+def execute_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """The notebook at `path` (relative to the repository root), executed; once per session.
+
+    Raises:
+        AssertionError: a cell not tagged ``raises-exception`` raised (the message holds the
+            traceback), so the calling test fails with it.
+    """
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    path = (ROOT / path).resolve()
+    if path not in _EXECUTED:
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        result = single_nb_execution(
+            nb, cwd=str(path.parent), allow_errors=False, timeout=TIMEOUT, meta_override=True
+        )
+        seconds = time.perf_counter() - start
+        TIMES[str(path.relative_to(ROOT))] = seconds
+        assert result.err is None, f"{path.name} failed:\n{result.exc_string}"
+        store_in_book_cache(path, nb, seconds)
+        _EXECUTED[path] = nb
+    return _EXECUTED[path]
+
+
+def glued_floats(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Every glued value of an executed notebook that is a number, as a float."""
+    out: dict[str, float] = {}
+    for name, text in glued_values(nb).items():
+        try:
+            out[name] = float(text.strip().strip("'\""))
+        except ValueError:
+            continue
+    return out
