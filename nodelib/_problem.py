@@ -248,6 +248,17 @@ def make_problem(func, y0, t, rtol, atol, method_options: frozenset, options) ->
     times = [direction * float(s) for s in t.tolist()]
     time_eps = 4 * torch.finfo(t_dtype).eps
     return Problem(
-        fn, fn_tensor, y0_flat, times, direction, rtol, atol, options, time, unflatten, norm,
-        time_eps, nfe,
+        fn,
+        fn_tensor,
+        y0_flat,
+        times,
+        direction,
+        rtol,
+        atol,
+        options,
+        time,
+        unflatten,
+        norm,
+        time_eps,
+        nfe,
     )

@@ -25,7 +25,6 @@ BIB_ENTRY = re.compile(r"^@(\w+)\s*\{\s*([^,\s]+)\s*,", re.MULTILINE)
 README_COMMAND = re.compile(r"^python3 -m venv \.venv && .+$", re.MULTILINE)
 
 
-
 @pytest.fixture(scope="module")
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))

@@ -136,11 +136,12 @@ def test_ring_radial_sampler_exact() -> None:
     # The radial offset has density proportional to (a + u) phi(u) on u > -a. Compare its
     # first two moments with quadrature, for a small a where truncation and the factor matter.
     a = 0.7
-    u = data.densities._sample_ring_offsets(torch.full((200_000,), a, dtype=torch.float64),
-                                  torch.Generator().manual_seed(1))
+    u = data.densities._sample_ring_offsets(
+        torch.full((200_000,), a, dtype=torch.float64), torch.Generator().manual_seed(1)
+    )
     assert u.min() > -a
     grid = torch.linspace(-a, 8, 200_001, dtype=torch.float64)
-    w = (a + grid) * torch.exp(-grid**2 / 2)
+    w = (a + grid) * torch.exp(-(grid**2) / 2)
     w = w / torch.trapezoid(w, grid)
     m1 = float(torch.trapezoid(w * grid, grid))
     m2 = float(torch.trapezoid(w * grid**2, grid))
@@ -173,8 +174,9 @@ def test_spirals_solve_their_ode() -> None:
     y = d.y_true.double()
     r = y.norm(dim=-1)
     dt = float(d.t[1] - d.t[0])
-    assert torch.allclose(torch.diff(r, dim=1) / dt, torch.full_like(r[:, 1:], data.sets._SPIRAL_B),
-                          atol=1e-3)
+    assert torch.allclose(
+        torch.diff(r, dim=1) / dt, torch.full_like(r[:, 1:], data.sets._SPIRAL_B), atol=1e-3
+    )
     angle = torch.atan2(y[..., 1], y[..., 0])
     dtheta = torch.remainder(torch.diff(angle, dim=1) + math.pi, 2 * math.pi) - math.pi
     sign = torch.where(d.clockwise, -1.0, 1.0).double()[:, None]
@@ -260,8 +262,10 @@ def _write_fake_mnist(folder: Path, prefix: str, n: int, gz: bool) -> tuple[torc
     images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, 10, (n,), generator=g, dtype=torch.uint8)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, t in ((f"{prefix}-images-idx3-ubyte", images), (f"{prefix}-labels-idx1-ubyte",
-                                                              labels)):
+    for name, t in (
+        (f"{prefix}-images-idx3-ubyte", images),
+        (f"{prefix}-labels-idx1-ubyte", labels),
+    ):
         raw = _idx_bytes(t)
         if gz:
             (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
@@ -320,8 +324,10 @@ def test_mnist_download_uses_urllib_only_when_asked(tmp_path: Path, monkeypatch)
     assert calls == []
     x, _ = load_mnist(root, train=False, download=True)
     assert x.shape == (5, 1, 28, 28) and len(calls) == 4
-    assert sorted(p.name for p in root.iterdir()) == ["t10k-images-idx3-ubyte.gz",
-                                                      "t10k-labels-idx1-ubyte.gz"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
     load_mnist(root, train=False, download=True)  # files present: nothing fetched again
     assert len(calls) == 4
 

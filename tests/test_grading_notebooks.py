@@ -35,7 +35,6 @@ SANITIZE = ROOT / "solutions" / "nbval_sanitize.cfg"
 SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("ch*.ipynb"))
 
 
-
 @pytest.fixture(scope="module")
 def make_exercises() -> ModuleType:
     return load_script("make_exercises")
