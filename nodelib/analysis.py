@@ -8,6 +8,8 @@ These are the reference implementations that the chapter 1 exercises (and the gr
 - `convergence_errors(step, f, y0, t0, t1, exact, ns)`: run a one-step map with n equal
   steps for several n and return the step sizes and the errors at t1, ready for
   `empirical_order`;
+- `fixed_step_errors(f, y0, t0, t1, exact, method=..., ns=...)`: the same for a fixed-step
+  method of `nodelib.odeint`, by name;
 - `picard_iteration(f, t, y0, n_iter)`: Picard's successive approximations
   φ_{k+1}(t) = y0 + ∫_{t0}^{t} f(s, φ_k(s)) ds on a grid, with the integral taken by the
   cumulative trapezoid rule (`cumulative_trapezoid`).
@@ -29,6 +31,7 @@ __all__ = [
     "convergence_errors",
     "cumulative_trapezoid",
     "empirical_order",
+    "fixed_step_errors",
     "picard_iteration",
 ]
 
@@ -112,6 +115,62 @@ def convergence_errors(
             y = step(f, torch.tensor(t0 + i * h, dtype=y0.dtype, device=y0.device), y, h)
         error = float((torch.as_tensor(y) - exact).abs().max())
         hs.append(h)
+        errors.append(error if math.isfinite(error) else math.inf)
+    return hs, errors
+
+
+def fixed_step_errors(
+    f: VectorField,
+    y0: Tensor,
+    t0: float,
+    t1: float,
+    exact: Tensor,
+    *,
+    method: str,
+    ns: Sequence[int],
+    options: dict | None = None,
+) -> tuple[list[float], list[float]]:
+    """Errors at t1 of `nodelib.odeint` with a fixed-step method and n equal steps, per n.
+
+    The grid is torch.linspace(t0, t1, n + 1) in y0's dtype, which a fixed-step method
+    steps through exactly; so the errors include the round-off of that dtype (float32 shows
+    a floor). Pair with `empirical_order` to measure the order (HNW I, §II.1).
+
+    Args:
+        f: the vector field f(t, y).
+        y0: the initial state at t0 (any shape, floating dtype).
+        t0, t1: the interval.
+        exact: the exact solution y(t1), of y0's shape.
+        method: a fixed-step method of `nodelib.METHODS` (euler, heun, rk4,
+            backward_euler, trapezoid, theta, a multistep method, ...).
+        ns: the numbers of steps, positive integers, e.g. (8, 16, 32, 64).
+        options: passed to odeint, e.g. {"theta": 0.25} for method="theta".
+
+    Returns:
+        (hs, errors): the step sizes (t1 - t0)/n and the largest absolute error at t1
+        (inf when the result is not finite).
+
+    Raises:
+        ValueError: an adaptive method (it would not take n equal steps), or an n < 1.
+    """
+    from nodelib.odeint import odeint
+    from nodelib.tableau import TABLEAUS
+
+    tableau = TABLEAUS.get(method)
+    if tableau is not None and tableau.is_adaptive:
+        raise ValueError(
+            f"method {method!r} is adaptive: fixed_step_errors needs a fixed-step method "
+            "(euler, heun, rk4, backward_euler, trapezoid, theta, ...)."
+        )
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in ns):
+        raise ValueError(f"ns must hold integers >= 1 (numbers of steps); got {list(ns)}.")
+    hs, errors = [], []
+    for n in ns:
+        t = torch.linspace(t0, t1, n + 1, dtype=y0.dtype, device=y0.device)
+        y = odeint(f, y0, t, method=method, options=options)[-1]
+        # In float64 on the CPU: the error of a float32 run is not rounded again.
+        error = float((y.detach().cpu().double() - exact.detach().cpu().double()).abs().max())
+        hs.append((t1 - t0) / n)
         errors.append(error if math.isfinite(error) else math.inf)
     return hs, errors
 

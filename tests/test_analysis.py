@@ -99,3 +99,41 @@ def test_picard_rejects_bad_arguments() -> None:
         picard_iteration(lambda s, y: y, torch.zeros(3), torch.ones(()), -1)
     with pytest.raises(ValueError, match="1-D"):
         picard_iteration(lambda s, y: y, torch.zeros(2, 2), torch.ones(()), 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "order"),
+    [("euler", None, 1), ("heun", None, 2), ("theta", {"theta": 0.5}, 2), ("rk4", None, 4)],
+)
+def test_fixed_step_errors_measure_the_order_of_odeint_methods(method, options, order) -> None:
+    from nodelib.analysis import fixed_step_errors
+
+    y0 = torch.tensor([1.0, 0.5], dtype=F64)
+    exact = y0 * math.exp(-1.5)
+    hs, errors = fixed_step_errors(
+        lambda t, y: -1.5 * y, y0, 0.0, 1.0, exact, method=method, ns=(8, 16, 32), options=options
+    )
+    assert hs == pytest.approx([1 / 8, 1 / 16, 1 / 32])
+    assert errors[0] > errors[1] > errors[2] > 0
+    assert empirical_order(hs, errors) == pytest.approx(order, abs=0.15)
+
+
+def test_fixed_step_errors_shows_the_float32_floor() -> None:
+    from nodelib.analysis import fixed_step_errors
+
+    y0 = torch.tensor(1.0, dtype=torch.float32)
+    _, errors = fixed_step_errors(
+        lambda t, y: -y, y0, 0.0, 1.0, torch.tensor(math.exp(-1)), method="rk4", ns=(256,)
+    )
+    # RK4's truncation error at h = 1/256 is ~1e-12: what is left is float32 round-off.
+    assert 1e-9 < errors[0] < 1e-5
+
+
+def test_fixed_step_errors_rejects_adaptive_methods_and_bad_ns() -> None:
+    from nodelib.analysis import fixed_step_errors
+
+    y0 = torch.ones((), dtype=F64)
+    with pytest.raises(ValueError, match="adaptive"):
+        fixed_step_errors(lambda t, y: y, y0, 0.0, 1.0, y0, method="dopri5", ns=(4,))
+    with pytest.raises(ValueError, match="ns"):
+        fixed_step_errors(lambda t, y: y, y0, 0.0, 1.0, y0, method="euler", ns=(0,))

@@ -292,3 +292,51 @@ def test_theta_method_on_cuda(dtype):
     ys = _drive(IMPLICIT_METHODS["trapezoid"]({}), f, y0, 0.0, 1.0, 50)
     assert ys.device.type == "cuda" and ys.dtype == dtype
     assert abs(ys[-1].item() - exact.item()) < 1e-4
+
+
+# --- theta_step: one step as a function, with a chosen Newton start ---------------------------
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3, 0.5, 1.0])
+def test_theta_step_is_the_step_odeint_takes(theta):
+    from nodelib.implicit import theta_step
+    from nodelib.odeint import odeint
+
+    f, y0, _ = _scalar_problem()
+    t = torch.tensor([0.2, 0.45], dtype=F64)
+    expected = odeint(f, y0, t, method="theta", options={"theta": theta, "newton_tol": 1e-13})
+    got = theta_step(f, 0.2, y0, 0.25, theta=theta, newton_tol=1e-13)
+    assert got.shape == y0.shape
+    assert torch.allclose(got, expected[-1], atol=1e-12)
+    # The defining equation holds at the result.
+    residual = got - y0 - 0.25 * ((1 - theta) * f(t[0], y0) + theta * f(t[1], got))
+    assert float(residual.abs().max()) < 1e-10
+
+
+def test_theta_step_guess_chooses_the_root_of_a_non_lipschitz_field():
+    from nodelib.implicit import theta_step
+
+    def fifth_root(t, y):
+        return torch.sign(y) * y.abs() ** 0.2
+
+    y0, h = torch.zeros((), dtype=F64), 0.1
+    # Started at y_n = 0, Newton needs ∂f/∂y(0), which is not finite.
+    with pytest.raises(ConvergenceError):
+        theta_step(fifth_root, 0.0, y0, h, theta=1.0)
+    # Y = h·Y^(1/5) has the roots 0 and ±h^(5/4): the start decides which one is found.
+    assert float(theta_step(fifth_root, 0.0, y0, h, theta=1.0, y_guess=h)) == pytest.approx(
+        h**1.25, rel=1e-9
+    )
+    assert float(theta_step(fifth_root, 0.0, y0, h, theta=1.0, y_guess=-h)) == pytest.approx(
+        -(h**1.25), rel=1e-9
+    )
+
+
+def test_theta_step_rejects_bad_arguments():
+    from nodelib.implicit import theta_step
+
+    f, y0, _ = _scalar_problem()
+    with pytest.raises(ValueError, match="theta"):
+        theta_step(f, 0.0, y0, 0.1, theta=1.5)
+    with pytest.raises(ValueError, match="y_guess"):
+        theta_step(f, 0.0, y0, 0.1, theta=1.0, y_guess=torch.zeros(3, dtype=F64))
