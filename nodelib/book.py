@@ -22,8 +22,8 @@ __all__ = ["GLUE_PREFIX", "glue", "glued_values", "interactive_figure"]
 GLUE_PREFIX = "application/papermill.record/"
 
 LIVE_NOTE = (
-    "*Interactive figure:* the controls above are live when you run this notebook in Jupyter "
-    "or Colab; the website shows the figure at their default values."
+    "*Interactive figure:* its controls are live when you run this notebook in Jupyter or "
+    "Colab; this page shows the figure at their default values."
 )
 
 

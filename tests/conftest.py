@@ -25,7 +25,9 @@ from torch import Tensor
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the tests marked ``gpu`` on a machine without CUDA."""
+    """Run tests/test_website.py last; skip the tests marked ``gpu`` without CUDA."""
+    # test_website.py builds the book from the notebooks the other tests executed: last.
+    items.sort(key=lambda item: item.path.name == "test_website.py")  # a stable sort
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")

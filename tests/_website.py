@@ -1,0 +1,246 @@
+"""Helpers of tests/test_website.py: build the book, serve it, open it in headless Chromium.
+
+- `build_book()` runs the README's build command (``jupyter-book build -W -n --keep-going .``,
+  with ``--all`` so that every page is re-read and no warning hides behind an incremental
+  build) into ``_build/html``; the notebooks come from the execution cache the earlier tests
+  filled.
+- `serve(folder)` serves a folder on ``127.0.0.1`` (a free port) from a background thread.
+- `launch_browser()` starts Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``) with
+  Playwright; it never downloads a browser. `browser_missing()` says why it cannot, if so.
+- `PAGE_REPORT_JS` is the JavaScript that inspects one loaded page (math, images, links,
+  widgets, launch buttons, solutions); `page_report` runs it and adds the console messages.
+- `local_ids(html_file)` the element ids of a built page (for the internal link check).
+
+Environment variables: ``NODE_COURSE_REQUIRE_BROWSER=1`` (set by .ci/run) turns a missing
+browser into a failure instead of a skip; ``NODE_COURSE_WEBSITE_NO_BUILD=1`` tests the
+existing ``_build/html`` without building; ``NODE_COURSE_SCREENSHOTS`` is where the chapter
+screenshots go (default ``_build/screenshots``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from _scripts import ROOT
+
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+# The README's build command, plus --all: an incremental build does not repeat the warnings of
+# pages that did not change, so without it a page built with warnings earlier would pass.
+BUILD_COMMAND = ["build", "-W", "-n", "--keep-going", "--all", "."]
+# Chromium runs as root in CI containers (no user namespace sandbox there), and /dev/shm is small.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 812}
+
+# Console errors that unmodified third-party code of the theme prints on every page; anything
+# else a page logs as an error fails the test. Checked with jupyter-book 1.0.4.post1,
+# sphinx-book-theme 1.3.0, pydata-sphinx-theme 0.17.1.
+KNOWN_CONSOLE_ERRORS = (
+    # sphinx-thebe's config <script> is added twice by Jupyter Book 1 (TOOLCHAIN.md).
+    re.compile(r"^Identifier 'THEBE_JS_URL' has already been declared$"),
+    # pydata-sphinx-theme on a visitor's first page, before it stored a light/dark choice.
+    re.compile(r"^Got invalid theme mode: \. Resetting to auto\.$"),
+)
+
+
+def require_browser() -> bool:
+    """True when a missing browser must fail the tests (CI) rather than skip them."""
+    return os.environ.get("NODE_COURSE_REQUIRE_BROWSER", "") not in ("", "0")
+
+
+def screenshot_dir() -> Path:
+    return Path(os.environ.get("NODE_COURSE_SCREENSHOTS", ROOT / "_build" / "screenshots"))
+
+
+def browser_missing() -> str | None:
+    """Why the headless browser cannot run here, or None when it can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -r requirements.txt)"
+    if not CHROMIUM.is_file():
+        return (
+            f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium chromium-driver; "
+            "or set CHROMIUM to a Chromium executable)"
+        )
+    return None
+
+
+def jupyter_book() -> str:
+    """The jupyter-book executable of this environment."""
+    beside = Path(sys.executable).parent / "jupyter-book"
+    found = str(beside) if beside.exists() else shutil.which("jupyter-book")
+    if found is None:
+        raise FileNotFoundError("jupyter-book is not installed (pip install -r requirements.txt)")
+    return found
+
+
+def build_book() -> subprocess.CompletedProcess[str]:
+    """Run the README's build command in the repository root, output captured."""
+    return subprocess.run(
+        [jupyter_book(), *BUILD_COMMAND],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on localhost; yields the base URL (ending in '/')."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def launch_browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright; yields the Browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+
+
+@functools.cache
+def local_ids(html_file: Path) -> frozenset[str]:
+    """The ids (and anchor names) of the elements of a built HTML page."""
+    parser = _Ids()
+    parser.feed(html_file.read_text(encoding="utf-8"))
+    return frozenset(parser.ids)
+
+
+def is_known_console_error(text: str) -> bool:
+    return any(pattern.search(text) for pattern in KNOWN_CONSOLE_ERRORS)
+
+
+# What one page looks like to a reader, computed in the browser after MathJax has typeset it.
+PAGE_REPORT_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const article = document.querySelector('article') || document.body;
+  // The reader's text without code: code cells may hold $ and \( legitimately.
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .cell_input')
+       .forEach(e => e.remove());
+  const text = clone.innerText;
+  const mathNodes = Array.from(document.querySelectorAll('span.math, div.math'));
+  const images = Array.from(document.querySelectorAll('img')).map(img => ({
+    src: img.getAttribute('src'),
+    url: img.currentSrc || img.src,
+    alt: img.getAttribute('alt'),
+    loaded: img.complete && img.naturalWidth > 0,
+  }));
+  const links = Array.from(document.querySelectorAll('a[href]')).map(a => ({
+    href: a.getAttribute('href'), url: a.href, text: a.innerText.trim().slice(0, 60),
+  }));
+  const widgets = Array.from(document.querySelectorAll(
+      'script[type="application/vnd.jupyter.widget-view+json"]')).map(script => {
+    const cell = script.closest('.cell') || script.parentElement;
+    return {
+      images: Array.from(cell.querySelectorAll('.cell_output img')).map(
+          img => img.complete && img.naturalWidth > 0),
+      text: cell.querySelector('.cell_output') ?
+          cell.querySelector('.cell_output').innerText : '',
+    };
+  });
+  // sphinx-exercise's solutions, dropdown or not: every one must start hidden.
+  const solutions = Array.from(document.querySelectorAll('div.solution.admonition')).map(
+      s => s.id);
+  return {
+    title: document.title,
+    h1: (document.querySelector('article h1') || {innerText: ''}).innerText,
+    text,
+    mathNodes: mathNodes.length,
+    mathUnrendered: mathNodes.filter(m => !m.querySelector('mjx-container'))
+                             .map(m => m.innerText.slice(0, 80)),
+    mathErrors: Array.from(document.querySelectorAll('mjx-merror'))
+                     .map(e => e.getAttribute('data-mjx-error') || e.innerText),
+    mathjaxLoaded: !!(window.MathJax && MathJax.version),
+    images, links, widgets, solutions,
+  };
+}
+"""
+
+# Raw TeX left in the reader's text: display delimiters, \( \) \[ \], or a $...$ holding TeX.
+RAW_MATH = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\$[^$\n]*[\\^_{}][^$\n]*\$")
+
+# Horizontal overflow at phone width: the page's own width, and the outermost elements of the
+# article that reach past the screen's right edge without a scroll box of their own (a wide
+# code cell, table or equation that scrolls inside its box is fine).
+PHONE_REPORT_JS = r"""
+([vw, tolerance]) => {
+  // vw: the phone's width. Not window.innerWidth: a mobile browser widens its layout viewport
+  // (and zooms out) to fit a page that is too wide, which is exactly what to catch.
+  const doc = document.documentElement;
+  const article = document.querySelector('article') || document.body;
+  const scrollsInside = (el) => {
+    for (let a = el; a && a !== article; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX) &&
+          a.getBoundingClientRect().right <= vw + tolerance) return true;
+    }
+    return false;
+  };
+  const wide = [];
+  for (const el of article.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= vw + tolerance) continue;
+    if (wide.some(w => w.contains(el)) || scrollsInside(el)) continue;
+    wide.push(el);
+  }
+  const p = article.querySelector('p');
+  return {
+    scrollWidth: Math.max(doc.scrollWidth, document.body.scrollWidth),
+    viewport: vw,
+    wide: wide.slice(0, 5).map(el =>
+        `<${el.tagName.toLowerCase()} class="${el.className}"> ` +
+        `${JSON.stringify(el.innerText.trim().slice(0, 50))} ` +
+        `reaching ${Math.round(el.getBoundingClientRect().right)} px`),
+    fontPx: p ? parseFloat(getComputedStyle(p).fontSize) : null,
+  };
+}
+"""
