@@ -10,6 +10,9 @@ The error of a step is measured relative to a mixed tolerance,
     ratio = ‖ err / (atol + rtol · max(|y_n|, |y_{n+1}|)) ‖,
 
 with the RMS norm by default, and the step is accepted when ratio <= 1.
+
+`RecordingController` wraps a controller and keeps every decision (to plot rejected steps);
+`richardson_extrapolate` is the other classical error estimate, from two step sizes.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from torch import Tensor
 __all__ = [
     "IController",
     "PIController",
+    "RecordingController",
     "error_ratio",
     "initial_step",
     "make_controller",
+    "richardson_extrapolate",
     "rms_norm",
 ]
 
@@ -161,7 +166,82 @@ class PIController:
         self._previous = 1.0
 
 
-Controller = IController | PIController
+@dataclass
+class RecordingController:
+    """A controller that records every step it judges, for plots of accepted and rejected steps.
+
+    Pass it as ``options={"controller": RecordingController()}``; after the solve,
+    `attempts` holds one (h, ratio, accepted) triple per step tried, in order, and
+    `trace(t0)` adds the time at which each was tried.
+
+    Attributes:
+        inner: the controller that decides (default: `IController()`).
+        attempts: the decisions of the last solve (cleared by `reset`).
+    """
+
+    inner: IController | PIController = field(default_factory=IController)
+    attempts: list[tuple[float, float, bool]] = field(default_factory=list)
+
+    def propose(self, h: float, ratio: float, k: int) -> tuple[bool, float]:
+        """Ask `inner`, record the decision, return it."""
+        accept, h_next = self.inner.propose(h, ratio, k)
+        self.attempts.append((float(h), float(ratio), bool(accept)))
+        return accept, h_next
+
+    def reset(self) -> None:
+        """Reset `inner` and forget the recorded attempts (called at the start of a solve)."""
+        self.inner.reset()
+        self.attempts.clear()
+
+    def trace(self, t0: float) -> dict[str, list[float] | list[bool]]:
+        """The attempts of a forward-in-time solve that started at t0.
+
+        Returns:
+            Lists of equal length: "t" (where the step was tried), "h", "ratio", "accepted".
+        """
+        t, out = float(t0), {"t": [], "h": [], "ratio": [], "accepted": []}
+        for h, ratio, accepted in self.attempts:
+            for key, value in zip(out, (t, h, ratio, accepted), strict=True):
+                out[key].append(value)
+            t += h if accepted else 0.0
+        return out
+
+
+def richardson_extrapolate(
+    coarse: Tensor, fine: Tensor, order: int, *, ratio: float = 2.0
+) -> tuple[Tensor, Tensor]:
+    """Richardson extrapolation of two results of a method of order p (HNW I, §II.4, §II.9).
+
+    If y_h = y + C h^p + O(h^(p+1)), then with fine = y_{h/r} and coarse = y_h,
+    the error of fine is about (fine - coarse) / (r^p - 1), and
+    fine + (fine - coarse) / (r^p - 1) is accurate to O(h^(p+1)).
+
+    Args:
+        coarse: the result with step h, `(*shape)`.
+        fine: the result with step h / ratio, `(*shape)`.
+        order: p >= 1, the order of the method.
+        ratio: r > 1, the step-size ratio.
+
+    Returns:
+        (extrapolated, error_estimate): both `(*shape)`; error_estimate estimates
+        fine's error, y - fine.
+
+    Raises:
+        ValueError: order < 1, ratio <= 1, or shapes differ.
+    """
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}.")
+    if not ratio > 1:
+        raise ValueError(f"ratio must be > 1 (h / ratio is the finer step), got {ratio!r}.")
+    if coarse.shape != fine.shape:
+        raise ValueError(
+            f"coarse and fine differ in shape: {tuple(coarse.shape)} and {tuple(fine.shape)}."
+        )
+    estimate = (fine - coarse) / (ratio**order - 1)
+    return fine + estimate, estimate
+
+
+Controller = IController | PIController | RecordingController
 
 
 def make_controller(spec: str | Controller | None) -> Controller:
@@ -174,9 +254,10 @@ def make_controller(spec: str | Controller | None) -> Controller:
         return IController()
     if spec == "pi":
         return PIController()
-    if isinstance(spec, IController | PIController):
+    if isinstance(spec, IController | PIController | RecordingController):
         spec.reset()
         return spec
     raise ValueError(
-        f"options['controller'] must be 'i', 'pi' or an IController/PIController, got {spec!r}."
+        "options['controller'] must be 'i', 'pi' or an IController, PIController or "
+        f"RecordingController, got {spec!r}."
     )

@@ -8,7 +8,9 @@ Butcher, "Numerical Methods for ODEs", ch. 3). Here the trees are generated recu
 the conditions are never typed in by hand. Every tableau checks itself when it is created.
 
 Named tableaux: EULER, MIDPOINT, HEUN, RALSTON, RK4, RK38 (fixed step); HEUN_EULER, BOSH3,
-FEHLBERG45, DOPRI5, TSIT5, DOPRI8 (embedded pairs), collected in ``TABLEAUS``.
+FEHLBERG45, DOPRI5, TSIT5, DOPRI8 (embedded pairs), collected in ``TABLEAUS`` (the solvers'
+methods). Implicit tableaux, for the stability theory only (``odeint`` does not step them):
+GAUSS_LEGENDRE2, in ``IMPLICIT_TABLEAUS``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,27 @@ from nodelib.order_conditions import (
 )
 
 __all__ = [
-    "BOSH3", "DOPRI5", "DOPRI8", "EULER", "FEHLBERG45", "HEUN", "HEUN_EULER", "MIDPOINT",
-    "RALSTON", "RK4", "RK38", "TABLEAUS", "TSIT5", "ButcherTableau", "elementary_weight",
-    "order_of_weights", "rooted_trees", "tree_density", "tree_order",
+    "BOSH3",
+    "DOPRI5",
+    "DOPRI8",
+    "EULER",
+    "FEHLBERG45",
+    "GAUSS_LEGENDRE2",
+    "HEUN",
+    "HEUN_EULER",
+    "IMPLICIT_TABLEAUS",
+    "MIDPOINT",
+    "RALSTON",
+    "RK4",
+    "RK38",
+    "TABLEAUS",
+    "TSIT5",
+    "ButcherTableau",
+    "elementary_weight",
+    "order_of_weights",
+    "rooted_trees",
+    "tree_density",
+    "tree_order",
 ]
 
 _TOL = 1e-12  # relative tolerance of every consistency check (coefficients are float64)
@@ -317,3 +337,12 @@ TABLEAUS: dict[str, ButcherTableau] = {
     t.name: t for t in (EULER, MIDPOINT, HEUN, RALSTON, RK4, RK38, HEUN_EULER, BOSH3,
                         FEHLBERG45, DOPRI5, TSIT5, DOPRI8)
 }
+
+# The two-stage Gauss–Legendre method (collocation at the Gauss points; order 4, A-stable).
+_R3 = 3 ** 0.5
+GAUSS_LEGENDRE2 = ButcherTableau(
+    "gauss_legendre2", c=(0.5 - _R3 / 6, 0.5 + _R3 / 6),
+    a=((0.25, 0.25 - _R3 / 6), (0.25 + _R3 / 6, 0.25)), b=(0.5, 0.5), order=4,
+    reference="J. C. Butcher (1964), Math. Comp. 18, 50-64; HNW I, Sect. II.7")
+
+IMPLICIT_TABLEAUS: dict[str, ButcherTableau] = {t.name: t for t in (GAUSS_LEGENDRE2,)}
