@@ -1,11 +1,15 @@
-"""Peak memory of the adjoint against backprop as the number of solver steps grows.
+"""Memory of the adjoint against backprop as the number of solver steps grows.
 
 Fixed-step rk4 over [0, 1] with 50, 200 and 800 steps on an MLP vector field
-(256 -> 512 -> 256, tanh) with a 64 x 256 state, float32, CPU. Each configuration
-runs in a fresh subprocess (``--child``), because the peak resident set size
-(``ru_maxrss``) of a process never goes down. The child reports its RSS after the
-imports and the model (the baseline) and its peak after one forward and backward
-pass; the table gives both and their difference.
+(256 -> 512 -> 256, tanh) with a 64 x 256 state, float32, CPU. Two measurements:
+
+- the bytes autograd saves for the backward pass during the forward solve, counted by
+  `nodelib.profiling.saved_tensor_bytes`: exact and the same on every machine (chapter 5
+  recomputes this column at a small size);
+- the peak resident set size. Each configuration runs in a fresh subprocess (``--child``),
+  because the peak RSS (``ru_maxrss``) of a process never goes down. The child reports its
+  RSS after the imports and the model (the baseline) and its peak after one forward and
+  backward pass; the table gives both and their difference.
 
     python benchmarks/adjoint_memory.py            # prints a markdown table
 """
@@ -32,6 +36,7 @@ def child(mode: str, steps: int) -> dict[str, float]:
 
     from nodelib.adjoint import odeint_adjoint
     from nodelib.odeint import odeint
+    from nodelib.profiling import saved_tensor_bytes
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(256, 512), nn.Tanh(), nn.Linear(512, 256))
@@ -49,9 +54,11 @@ def child(mode: str, steps: int) -> dict[str, float]:
     t = torch.tensor([0.0, 1.0])
     solver = odeint_adjoint if mode == "adjoint" else odeint
     baseline = _rss_mib()
-    ys = solver(func, y0, t, method="rk4", options={"step_size": 1.0 / steps})
+    ys, saved = saved_tensor_bytes(
+        lambda: solver(func, y0, t, method="rk4", options={"step_size": 1.0 / steps})
+    )
     ys[-1].square().mean().backward()
-    return {"baseline_mib": baseline, "peak_mib": _rss_mib()}
+    return {"baseline_mib": baseline, "peak_mib": _rss_mib(), "saved_mib": saved / 2**20}
 
 
 def main() -> None:
@@ -66,10 +73,10 @@ def main() -> None:
             )
             results[mode, steps] = json.loads(out.stdout.strip().splitlines()[-1])
     print(
-        "| steps | mode | baseline RSS (MiB) | peak RSS (MiB) | peak - baseline (MiB) |"
-        " peak / peak at 50 | (peak - baseline) / same at 50 |"
+        "| steps | mode | saved for backward (MiB) | baseline RSS (MiB) | peak RSS (MiB) |"
+        " peak - baseline (MiB) | peak / peak at 50 | (peak - baseline) / same at 50 |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for mode in MODES:
         first = results[mode, STEPS[0]]
         for steps in STEPS:
@@ -77,7 +84,8 @@ def main() -> None:
             delta = r["peak_mib"] - r["baseline_mib"]
             delta0 = first["peak_mib"] - first["baseline_mib"]
             print(
-                f"| {steps} | {mode} | {r['baseline_mib']:.0f} | {r['peak_mib']:.0f} | "
+                f"| {steps} | {mode} | {r['saved_mib']:.1f} | {r['baseline_mib']:.0f} | "
+                f"{r['peak_mib']:.0f} | "
                 f"{delta:.1f} | {r['peak_mib'] / first['peak_mib']:.2f} | {delta / delta0:.2f} |"
             )
 
