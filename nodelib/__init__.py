@@ -4,12 +4,17 @@ The public API, by topic (each module's docstring says more):
 
 - solving ODEs: `odeint`, `solve` / `Solution`, `METHODS`; the errors in `nodelib.errors`;
 - gradients through solves: `odeint_adjoint` (backprop through `odeint` works too);
+- the gradients of chapter 5, as submodules: `nodelib.sensitivity` (direct and adjoint
+  gradients of linear and nonlinear systems, the Euler recurrence, linear ODEs) and
+  `nodelib.autodiff` (forward-mode dual numbers and a reverse-mode tape, in miniature);
 - methods as data: `ButcherTableau`, `TABLEAUS`; the controllers `IController`, `PIController`;
+- the theory of chapter 2, as submodules: `nodelib.lmm` (multistep formulas by interpolation,
+  order, root condition) and `nodelib.stability` (stability functions, regions, intervals);
 - devices and seeds: `choose_device`, `available_devices`, `seed_everything`;
 - models (`nodelib.models`), data sets (`nodelib.data`), training (`nodelib.train`) and
   figures (`nodelib.plotting`) are imported as submodules, and so are the notebook helpers
   (`nodelib.book`: numbers glued into the chapter text, interactive figures) and the memory
-  measurements (`nodelib.profiling`).
+  measurements (`nodelib.profiling`) and the timings of chapter 4 (`nodelib.timing`).
 """
 
 import importlib
@@ -30,7 +35,19 @@ from nodelib.tableau import TABLEAUS, ButcherTableau
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("book", "data", "models", "plotting", "profiling", "train")
+_SUBMODULES = (
+    "autodiff",
+    "book",
+    "data",
+    "lmm",
+    "models",
+    "plotting",
+    "profiling",
+    "sensitivity",
+    "stability",
+    "timing",
+    "train",
+)
 
 
 def __getattr__(name: str) -> ModuleType:
@@ -52,16 +69,21 @@ __all__ = [
     "PIController",
     "Solution",
     "StepSizeError",
+    "autodiff",
     "available_devices",
     "book",
     "choose_device",
     "data",
+    "lmm",
     "models",
     "odeint",
     "odeint_adjoint",
     "plotting",
     "profiling",
     "seed_everything",
+    "sensitivity",
     "solve",
+    "stability",
+    "timing",
     "train",
 ]

@@ -2,8 +2,12 @@
 
 - `blocks`: `ODEFunc` (counts evaluations), `ODEBlock`, `EulerResNet`, `AugmentedNODE`,
   `NODEClassifier`, `ReversibleBlock` (chapters 3 and 6).
+- `resnets`: residual, plain and antisymmetric layers and the `LayerNet` classifier; `reversible`:
+  Hamiltonian (leapfrog) blocks and `ReversibleSequence`, which backpropagates without storing
+  activations (chapter 3).
 - `odenet`: the image classifiers of the Neural ODE paper, `ODENet`, `RKNet`, `ResNet`.
 - `flows`: base distributions, planar, radial and affine coupling flows (chapter 4).
+- `tabak`: density estimation by composed radial maps, Tabak & Turner (chapter 4).
 - `cnf`: continuous normalising flows with exact or Hutchinson traces (chapter 6).
 - `latent`: the latent ODE, its encoders and an RNN baseline (chapter 6).
 """
@@ -32,10 +36,14 @@ from nodelib.models.flows import (
 )
 from nodelib.models.latent import GRUEncoder, LatentODE, ODERNNEncoder, RNNBaseline, TimeSeriesLoss
 from nodelib.models.odenet import ConvODEField, ODENet, ResNet, RKNet
+from nodelib.models.resnets import AntisymmetricLayer, LayerNet, PlainLayer, ResidualLayer
+from nodelib.models.reversible import ReversibleSequence, TiedLayer, hamiltonian_block
+from nodelib.models.tabak import TabakTurnerMap, fit_tabak_turner
 
 __all__ = [
     "CNF",
     "AffineCoupling",
+    "AntisymmetricLayer",
     "AugmentedNODE",
     "CNFDynamics",
     "ConvODEField",
@@ -44,23 +52,31 @@ __all__ = [
     "Flow",
     "GRUEncoder",
     "LatentODE",
+    "LayerNet",
     "MLPField",
     "NODEClassifier",
     "ODEBlock",
     "ODEFunc",
     "ODENet",
     "ODERNNEncoder",
+    "PlainLayer",
     "PlanarFlow",
     "RKNet",
     "RNNBaseline",
     "RadialFlow",
     "ResNet",
+    "ResidualLayer",
     "ReversibleBlock",
+    "ReversibleSequence",
     "StandardNormal",
+    "TabakTurnerMap",
+    "TiedLayer",
     "TimeSeriesLoss",
     "count_nfe",
     "exact_trace",
     "fit_density",
+    "fit_tabak_turner",
+    "hamiltonian_block",
     "hutchinson_trace",
     "nll",
     "reset_nfe",

@@ -1,0 +1,154 @@
+"""Every chapter 3 question can fail: typical wrong answers get the feedback that explains them.
+
+The solution notebook's answers (run here without a kernel) pass every test; each wrong
+answer differs from them by one mistake (no shortcut, a missing h, tanh after the sum, a
+network modified in place, a plain network, an untrained one, ...) and must fail with a
+message that names it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import torch
+from _grading_helpers import solution_namespace
+from _scripts import ROOT
+from torch import Tensor, nn
+
+from nodelib.grading import chapter_questions, grade
+from nodelib.grading._ch03_design import count_residual_blocks
+from nodelib.models import LayerNet, PlainLayer, ResidualLayer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+SOLUTION = ROOT / "solutions" / "ch03_resnets.ipynb"
+Namespace = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def ns() -> Namespace:
+    return solution_namespace(SOLUTION)
+
+
+def _feedback(question: str, answer: Any) -> str:
+    result = grade(question, answer)
+    assert not result.passed, f"{question} accepted a wrong answer"
+    return "\n".join([result.feedback, *(t.feedback for t in result.tests)])
+
+
+def test_solutions_pass_every_question(ns: Namespace) -> None:
+    for question in chapter_questions(3):
+        result = grade(question, ns[question.name])
+        assert result.passed, (question.id, [t.feedback for t in result.tests])
+
+
+def _block_class(forward: Any, *, name: str = "linear", extra_parameter: bool = False) -> type:
+    class Block(nn.Module):
+        def __init__(self, width: int, h: float = 1.0) -> None:
+            super().__init__()
+            setattr(self, name, nn.Linear(width, width))
+            self.h = nn.Parameter(torch.tensor(h)) if extra_parameter else h
+
+        def forward(self, y: Tensor) -> Tensor:
+            return forward(self, y)
+
+    return Block
+
+
+@pytest.mark.parametrize(
+    ("forward", "phrase"),
+    [
+        (lambda s, y: torch.tanh(s.linear(y)), "shortcut is missing"),
+        (lambda s, y: y + torch.tanh(s.linear(y)), "left out h"),
+        (lambda s, y: torch.tanh(y + s.h * s.linear(y)), "after the sum"),
+        (lambda s, y: y + torch.tanh(s.h * s.linear(y)), "outside tanh"),
+        (lambda s, y: y + s.h * torch.relu(s.linear(y)), "ReLU"),
+        (lambda s, y: y.add_(s.h * torch.tanh(s.linear(y))), "in place"),
+    ],
+    ids=["no-shortcut", "no-h", "tanh-after-sum", "h-inside", "relu", "in-place"],
+)
+def test_residual_block_mistakes(forward: Any, phrase: str) -> None:
+    assert phrase in _feedback("3.1", _block_class(forward))
+
+
+def test_residual_block_structure_mistakes() -> None:
+    good = lambda s, y: y + s.h * torch.tanh(getattr(s, "lin", getattr(s, "linear", None))(y))  # noqa: E731
+    assert "self.linear" in _feedback("3.1", _block_class(good, name="lin"))
+    assert "parameters have shapes" in _feedback("3.1", _block_class(good, extra_parameter=True))
+
+    class NoH(nn.Module):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.linear = nn.Linear(width, width)
+
+    assert "keyword h" in _feedback("3.1", NoH)
+
+
+def _trained(model: nn.Module, epochs: int = 15) -> nn.Module:
+    from nodelib.data import load_digits
+    from nodelib.train import fit
+
+    x, y, _, _ = load_digits()
+    fit(model, (x.flatten(1), y), loss_fn=nn.CrossEntropyLoss(), epochs=epochs, device="cpu",
+        progress=False)  # fmt: skip
+    return model
+
+
+def test_my_resnet_mistakes() -> None:
+    torch.manual_seed(0)
+    plain = _trained(LayerNet(64, 10, width=32, depth=4, residual=False), epochs=10)
+    assert "found 0 residual block(s)" in _feedback("3.2", plain)
+    torch.manual_seed(0)
+    untrained = LayerNet(64, 10, width=32, depth=6, h=0.5)
+    assert "held-out digits correctly" in _feedback("3.2", untrained)
+    torch.manual_seed(0)
+    wrong_head = LayerNet(64, 5, width=8, depth=4, h=0.5)
+    assert "expected logits of shape" in _feedback("3.2", wrong_head)
+    assert "trained nn.Module" in _feedback("3.2", [1, 2, 3])
+
+
+def test_residual_blocks_are_counted_once_each() -> None:
+    x = torch.rand(3, 64)
+    torch.manual_seed(0)
+    assert count_residual_blocks(LayerNet(64, 10, width=8, depth=5, h=0.1), x) == 5
+    assert count_residual_blocks(LayerNet(64, 10, width=8, depth=5, residual=False), x) == 0
+    nested = nn.Sequential(nn.Linear(64, 8),
+                           nn.Sequential(*[ResidualLayer(8) for _ in range(3)]),
+                           nn.Sequential(ResidualLayer(8)), nn.Linear(8, 10))  # fmt: skip
+    assert count_residual_blocks(nested, x) == 4
+
+
+def _insert(model: LayerNet, index: int, layer: nn.Module, *, in_place: bool = False) -> LayerNet:
+    new = model if in_place else copy.deepcopy(model)
+    new.layers.insert(index, layer.to(next(model.parameters())))
+    return new
+
+
+def _zero(layer: nn.Module, *, bias: float = 0.0) -> nn.Module:
+    with torch.no_grad():
+        layer.linear.weight.zero_()
+        layer.linear.bias.fill_(bias)
+    return layer
+
+
+def test_add_identity_layer_mistakes() -> None:
+    def in_place(model: LayerNet, index: int) -> LayerNet:
+        return _insert(model, index, _zero(copy.deepcopy(model.layers[0])), in_place=True)
+
+    def random_layer(model: LayerNet, index: int) -> LayerNet:
+        return _insert(model, index, ResidualLayer(model.layers[0].linear.in_features, h=0.5))
+
+    def with_bias(model: LayerNet, index: int) -> LayerNet:
+        return _insert(model, index, _zero(copy.deepcopy(model.layers[0]), bias=0.1))
+
+    def plain(model: LayerNet, index: int) -> LayerNet:
+        return _insert(model, index, _zero(PlainLayer(model.layers[0].linear.in_features)))
+
+    def appended(model: LayerNet, index: int) -> LayerNet:
+        return _insert(model, len(model.layers), _zero(copy.deepcopy(model.layers[0])))
+
+    assert "changed the network it was given" in _feedback("3.3", in_place)
+    for wrong in (random_layer, with_bias, plain):
+        assert "changes the output by" in _feedback("3.3", wrong)
+    assert "before layer `index`" in _feedback("3.3", appended)
