@@ -32,14 +32,23 @@ _EXECUTED: dict[Path, nbformat.NotebookNode] = {}
 def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, seconds: float) -> None:
     """Put an executed copy of the notebook at `path` into the book's execution cache.
 
-    `executed` must have the same code cells as the file (the cache matches on them).
+    `executed` must have the same cells as the file. Only its outputs are taken: the cache
+    matches a notebook by its code cells *and their metadata*, which an executor may change
+    (nbclient records timings there), so they are copied into the file's own cells.
     """
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
+    merged = nbformat.read(path, as_version=4)
+    assert len(merged.cells) == len(executed.cells), f"{path.name}: the cells differ"
+    for cell, run in zip(merged.cells, executed.cells, strict=True):
+        assert cell.cell_type == run.cell_type and cell.source == run.source, path.name
+        if cell.cell_type == "code":
+            cell.outputs = copy.deepcopy(run.outputs)
+            cell.execution_count = run.get("execution_count")
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     cache = get_cache(str(CACHE))
-    bundle = CacheBundleIn(copy.deepcopy(executed), str(path), data={"execution_seconds": seconds})
+    bundle = CacheBundleIn(merged, str(path), data={"execution_seconds": seconds})
     cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
 
 

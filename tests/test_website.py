@@ -28,6 +28,7 @@ from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
 import yaml
+from _notebooks import TIMES as NOTEBOOK_TIMES
 from _scripts import ROOT
 from _website import (
     DESKTOP,
@@ -207,13 +208,38 @@ def test_book_builds_without_warnings(build: dict) -> None:
     """The README's build (-W -n --keep-going, --all) succeeds: no warning, no notebook error."""
     if build.get("skipped"):
         pytest.skip("NODE_COURSE_WEBSITE_NO_BUILD is set: testing the existing build")
-    warnings = [line for line in build["output"].splitlines() if "WARNING" in line]
+    # A kernel's start-up notice ("[IPKernelApp] WARNING | Kernel is running over TCP ...") is
+    # not a Sphinx warning: -W ignores it, and so does this test.
+    warnings = [
+        line
+        for line in build["output"].splitlines()
+        if "WARNING" in line and not line.startswith("[IPKernelApp]")
+    ]
     assert build["returncode"] == 0 and not warnings, (
         f"jupyter-book build -W -n --keep-going --all . exited {build['returncode']}; "
         f"warnings:\n"
         + "\n".join(warnings[:40])
         + "\n--- end of the output ---\n"
         + build["output"][-4000:]
+    )
+
+
+def test_build_reused_every_notebook_the_tests_executed(build: dict) -> None:
+    """One execution per notebook: the build takes the tests' runs from the execution cache.
+
+    tests/_notebooks.py stores every notebook the tests executed; myst-nb logs "Executing
+    notebook" for each one it has to run itself, which may only be the ones no test ran (none,
+    when the whole suite runs, as in CI).
+    """
+    if build.get("skipped"):
+        pytest.skip("NODE_COURSE_WEBSITE_NO_BUILD is set: testing the existing build")
+    folders = ("chapters", "exercises", "solutions")
+    toc_notebooks = len([p for p in ROOT.glob("*/*.ipynb") if p.parent.name in folders])
+    not_run_by_tests = toc_notebooks - len(NOTEBOOK_TIMES)
+    executed = build["output"].count("Executing notebook")
+    assert executed <= max(not_run_by_tests, 0), (
+        f"the build executed {executed} notebooks, but only {not_run_by_tests} were not executed "
+        "by the tests: the execution cache did not match (see tests/_notebooks.py)"
     )
 
 
