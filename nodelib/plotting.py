@@ -28,8 +28,14 @@ from nodelib.odeint import odeint
 from nodelib.tableau import TABLEAUS, ButcherTableau
 
 __all__ = [
-    "phase_portrait", "plot_density_2d", "plot_density_evolution", "plot_learning_curves",
-    "plot_samples", "plot_stability_region", "plot_trajectories", "plot_vector_field",
+    "phase_portrait",
+    "plot_density_2d",
+    "plot_density_evolution",
+    "plot_learning_curves",
+    "plot_samples",
+    "plot_stability_region",
+    "plot_trajectories",
+    "plot_vector_field",
     "stability_region_mask",
 ]
 
@@ -53,8 +59,15 @@ def _dtype_device(f: Any) -> tuple[torch.dtype, torch.device]:
     return (params[0].dtype, params[0].device) if params else (torch.float32, torch.device("cpu"))
 
 
-def plot_trajectories(t: Any, ys: Any, *, ax: Axes | None = None, phase: bool = False,
-                      dims: Sequence[int] | None = None, **line_kwargs: Any) -> Axes:
+def plot_trajectories(
+    t: Any,
+    ys: Any,
+    *,
+    ax: Axes | None = None,
+    phase: bool = False,
+    dims: Sequence[int] | None = None,
+    **line_kwargs: Any,
+) -> Axes:
     """Draw solution curves: each component against t, or a phase plot (y_0 against y_1).
 
     Args:
@@ -77,8 +90,10 @@ def plot_trajectories(t: Any, ys: Any, *, ax: Axes | None = None, phase: bool = 
     if ys.ndim == 2:
         ys = ys[:, None, :]  # (T, 1, dim)
     if ys.ndim != 3 or len(ys) != len(t):
-        raise ValueError(f"ys must be (T,), (T, dim) or (T, batch, dim) with T = len(t) = "
-                         f"{len(t)}, got shape {ys.shape}")
+        raise ValueError(
+            f"ys must be (T,), (T, dim) or (T, batch, dim) with T = len(t) = "
+            f"{len(t)}, got shape {ys.shape}"
+        )
     ax = _axes(ax)
     if phase:
         i, j = dims if dims is not None else (0, 1)
@@ -91,8 +106,9 @@ def plot_trajectories(t: Any, ys: Any, *, ax: Axes | None = None, phase: bool = 
     return ax
 
 
-def _field_grid(f: VectorField, xlim: Limits, ylim: Limits, t: float,
-                n: int) -> tuple[np.ndarray, ...]:
+def _field_grid(
+    f: VectorField, xlim: Limits, ylim: Limits, t: float, n: int
+) -> tuple[np.ndarray, ...]:
     """(X, Y, U, V), each (n, n): f(t, y) on the grid, row i at Y = linspace(*ylim, n)[i]."""
     dtype, device = _dtype_device(f)
     X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
@@ -102,9 +118,18 @@ def _field_grid(f: VectorField, xlim: Limits, ylim: Limits, t: float,
     return X, Y, v[..., 0], v[..., 1]
 
 
-def plot_vector_field(f: VectorField, xlim: Limits, ylim: Limits, *, t: float = 0.0,
-                      n: int = 20, ax: Axes | None = None, normalize: bool = False,
-                      stream: bool = False, **kwargs: Any) -> Axes:
+def plot_vector_field(
+    f: VectorField,
+    xlim: Limits,
+    ylim: Limits,
+    *,
+    t: float = 0.0,
+    n: int = 20,
+    ax: Axes | None = None,
+    normalize: bool = False,
+    stream: bool = False,
+    **kwargs: Any,
+) -> Axes:
     """Draw a 2-D vector field f(t, y) as arrows (quiver) or streamlines.
 
     Args:
@@ -132,9 +157,18 @@ def plot_vector_field(f: VectorField, xlim: Limits, ylim: Limits, *, t: float = 
     return ax
 
 
-def phase_portrait(f: VectorField, xlim: Limits, ylim: Limits, *, y0: Any = None,
-                   t_end: float = 5.0, n_times: int = 200, n: int = 20,
-                   ax: Axes | None = None, method: str = "dopri5") -> Axes:
+def phase_portrait(
+    f: VectorField,
+    xlim: Limits,
+    ylim: Limits,
+    *,
+    y0: Any = None,
+    t_end: float = 5.0,
+    n_times: int = 200,
+    n: int = 20,
+    ax: Axes | None = None,
+    method: str = "dopri5",
+) -> Axes:
     """Phase portrait of an autonomous 2-D system: the field and trajectories through it.
 
     Args:
@@ -161,8 +195,9 @@ def phase_portrait(f: VectorField, xlim: Limits, ylim: Limits, *, y0: Any = None
     return ax
 
 
-def _log_density_grid(log_prob: Callable[[Tensor], Tensor], xlim: Limits, ylim: Limits,
-                      n: int) -> np.ndarray:
+def _log_density_grid(
+    log_prob: Callable[[Tensor], Tensor], xlim: Limits, ylim: Limits, n: int
+) -> np.ndarray:
     """(n, n) log-densities; row i at y = linspace(*ylim, n)[i], column j at x[j]."""
     dtype, device = _dtype_device(log_prob)
     X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
@@ -171,9 +206,16 @@ def _log_density_grid(log_prob: Callable[[Tensor], Tensor], xlim: Limits, ylim: 
         return _np(log_prob(pts)).reshape(n, n)
 
 
-def plot_density_2d(density: Callable[[Tensor], Tensor] | Any, *, xlim: Limits = (-4.0, 4.0),
-                    ylim: Limits = (-4.0, 4.0), n: int = 200, log: bool = False,
-                    ax: Axes | None = None, cmap: str = "viridis") -> Axes:
+def plot_density_2d(
+    density: Callable[[Tensor], Tensor] | Any,
+    *,
+    xlim: Limits = (-4.0, 4.0),
+    ylim: Limits = (-4.0, 4.0),
+    n: int = 200,
+    log: bool = False,
+    ax: Axes | None = None,
+    cmap: str = "viridis",
+) -> Axes:
     """Draw a 2-D density as an image.
 
     Args:
@@ -192,14 +234,27 @@ def plot_density_2d(density: Callable[[Tensor], Tensor] | Any, *, xlim: Limits =
     if grid.ndim != 2:
         raise ValueError(f"a density grid must be 2-D (ny, nx), got shape {grid.shape}")
     ax = _axes(ax)
-    ax.imshow(grid if log else np.exp(grid), origin="lower", extent=(*xlim, *ylim),
-              cmap=cmap, aspect="equal")
+    ax.imshow(
+        grid if log else np.exp(grid),
+        origin="lower",
+        extent=(*xlim, *ylim),
+        cmap=cmap,
+        aspect="equal",
+    )
     return ax
 
 
-def plot_samples(x: Any, *, ax: Axes | None = None, xlim: Limits | None = None,
-                 ylim: Limits | None = None, bins: int | None = None, s: float = 2.0,
-                 alpha: float = 0.5, **kwargs: Any) -> Axes:
+def plot_samples(
+    x: Any,
+    *,
+    ax: Axes | None = None,
+    xlim: Limits | None = None,
+    ylim: Limits | None = None,
+    bins: int | None = None,
+    s: float = 2.0,
+    alpha: float = 0.5,
+    **kwargs: Any,
+) -> Axes:
     """Scatter plot (or 2-D histogram when ``bins``) of points of the plane.
 
     Args:
@@ -228,9 +283,15 @@ def plot_samples(x: Any, *, ax: Axes | None = None, xlim: Limits | None = None,
     return ax
 
 
-def plot_density_evolution(frames: Sequence[Any], *, times: Sequence[float] | None = None,
-                           xlim: Limits = (-4.0, 4.0), ylim: Limits = (-4.0, 4.0),
-                           n: int = 100, size: float = 2.5) -> Figure:
+def plot_density_evolution(
+    frames: Sequence[Any],
+    *,
+    times: Sequence[float] | None = None,
+    xlim: Limits = (-4.0, 4.0),
+    ylim: Limits = (-4.0, 4.0),
+    n: int = 100,
+    size: float = 2.5,
+) -> Figure:
     """A row of panels showing a density carried through a flow, one panel per time.
 
     Args:
@@ -259,9 +320,13 @@ def plot_density_evolution(frames: Sequence[Any], *, times: Sequence[float] | No
     return fig
 
 
-def stability_region_mask(method: ButcherTableau | str | Callable[[np.ndarray], np.ndarray],
-                          xlim: Limits = (-5.0, 2.0), ylim: Limits = (-3.5, 3.5), *,
-                          n: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stability_region_mask(
+    method: ButcherTableau | str | Callable[[np.ndarray], np.ndarray],
+    xlim: Limits = (-5.0, 2.0),
+    ylim: Limits = (-3.5, 3.5),
+    *,
+    n: int = 400,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where |R(z)| <= 1 on a grid of the complex plane (HNW II, Sect. IV.2).
 
     Args:
@@ -288,10 +353,17 @@ def stability_region_mask(method: ButcherTableau | str | Callable[[np.ndarray], 
     return re, im, np.isfinite(absR) & (absR <= 1.0)
 
 
-def plot_stability_region(method: ButcherTableau | str | Callable[[np.ndarray], np.ndarray], *,
-                          xlim: Limits = (-5.0, 2.0), ylim: Limits = (-3.5, 3.5), n: int = 400,
-                          ax: Axes | None = None, color: str = "C0", alpha: float = 0.35,
-                          label: str | None = None) -> Axes:
+def plot_stability_region(
+    method: ButcherTableau | str | Callable[[np.ndarray], np.ndarray],
+    *,
+    xlim: Limits = (-5.0, 2.0),
+    ylim: Limits = (-3.5, 3.5),
+    n: int = 400,
+    ax: Axes | None = None,
+    color: str = "C0",
+    alpha: float = 0.35,
+    label: str | None = None,
+) -> Axes:
     """Fill the stability region {z : |R(z)| <= 1} of a method, with the real and imaginary axes.
 
     Args:
@@ -338,8 +410,9 @@ def _as_series(history: Any) -> dict[str, list[float]]:
     return {k: v for k, v in series.items() if v}
 
 
-def plot_learning_curves(history: Any, *, keys: Sequence[str] | None = None,
-                         ax: Axes | None = None, logy: bool = False) -> Axes:
+def plot_learning_curves(
+    history: Any, *, keys: Sequence[str] | None = None, ax: Axes | None = None, logy: bool = False
+) -> Axes:
     """Plot training curves, one line per recorded quantity.
 
     Args:
@@ -362,8 +435,9 @@ def plot_learning_curves(history: Any, *, keys: Sequence[str] | None = None,
     keys = [k for k in series if k != x_key] if keys is None else list(keys)
     missing = [k for k in keys if k not in series]
     if missing or not keys:
-        raise ValueError(f"nothing to plot for keys {missing or keys}; numeric series found: "
-                         f"{sorted(series)}")
+        raise ValueError(
+            f"nothing to plot for keys {missing or keys}; numeric series found: {sorted(series)}"
+        )
     ax = _axes(ax)
     for k in keys:
         y = series[k]

@@ -57,6 +57,7 @@ __all__ = [
 _TOL = 1e-12  # relative tolerance of every consistency check (coefficients are float64)
 _DENSE_THETAS = (0.3, 0.5, 0.77)  # generic points where the continuous order is checked
 
+
 def _reals(value: object, what: str) -> tuple[float, ...]:
     try:
         out = tuple(float(x) for x in value)  # type: ignore[attr-defined]
@@ -78,11 +79,18 @@ def _near(x: float, y: float, magnitude: float) -> bool:
 
 def _check_order(name: str, what: str, found: int, declared: int | None) -> None:
     """A declared order must agree with the order conditions, which are checked up to 5."""
-    ok = isinstance(declared, int) and found >= min(declared, 5) and (declared >= 5 or
-                                                                      found == declared)
-    _check(ok, name, f"{what}={declared!r} was declared, but the order conditions (checked up "
-           f"to order 5) hold up to order {found}. A coefficient is wrong (compare with the "
-           f"reference), or declare {what}={found}.")
+    ok = (
+        isinstance(declared, int)
+        and found >= min(declared, 5)
+        and (declared >= 5 or found == declared)
+    )
+    _check(
+        ok,
+        name,
+        f"{what}={declared!r} was declared, but the order conditions (checked up "
+        f"to order 5) hold up to order {found}. A coefficient is wrong (compare with the "
+        f"reference), or declare {what}={found}.",
+    )
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,11 @@ class ButcherTableau:
         for f in ("c", "b", "b_error", "a", "b_dense"):
             v = getattr(self, f)
             if v is not None and f in ("a", "b_dense"):
-                put(self, f, tuple(_reals(r, f"{self.name}: row {i} of {f}") for i, r in
-                                   enumerate(v)))
+                put(
+                    self,
+                    f,
+                    tuple(_reals(r, f"{self.name}: row {i} of {f}") for i, r in enumerate(v)),
+                )
             elif v is not None:
                 put(self, f, _reals(v, f"{self.name}: {f}"))
         self._check_shapes()
@@ -124,50 +135,84 @@ class ButcherTableau:
     def _check_shapes(self) -> None:
         n, s = self.name, len(self.c)
         _check(s > 0, n, "c is empty; a tableau needs at least one stage.")
-        _check(len(self.a) == s and all(len(r) == s for r in self.a), n, f"a must be a full "
-               f"{s}x{s} array (s = len(c)), zeros included; got rows of lengths "
-               f"{[len(r) for r in self.a]}.")
+        _check(
+            len(self.a) == s and all(len(r) == s for r in self.a),
+            n,
+            f"a must be a full "
+            f"{s}x{s} array (s = len(c)), zeros included; got rows of lengths "
+            f"{[len(r) for r in self.a]}.",
+        )
         for f in ("b", "b_error", "b_dense"):
             v = getattr(self, f)
             _check(v is None or len(v) == s, n, f"{f} needs one entry per stage ({s}).")
-        _check(self.b_dense is None or len({len(r) for r in self.b_dense}) == 1, n,
-               "all rows of b_dense need the same number of coefficients (theta^1, ...).")
-        _check(isinstance(self.order, int) and self.order >= 1, n,
-               f"order must be a positive int, got {self.order!r}.")
+        _check(
+            self.b_dense is None or len({len(r) for r in self.b_dense}) == 1,
+            n,
+            "all rows of b_dense need the same number of coefficients (theta^1, ...).",
+        )
+        _check(
+            isinstance(self.order, int) and self.order >= 1,
+            n,
+            f"order must be a positive int, got {self.order!r}.",
+        )
         for data, f in (("b_error", "embedded_order"), ("b_dense", "dense_order")):
-            _check((getattr(self, data) is None) == (getattr(self, f) is None), n,
-                   f"give {f} exactly when {data} is given.")
+            _check(
+                (getattr(self, data) is None) == (getattr(self, f) is None),
+                n,
+                f"give {f} exactly when {data} is given.",
+            )
 
     def _check_sums(self) -> None:
         n = self.name
         for i, (row, ci) in enumerate(zip(self.a, self.c, strict=True)):
-            _check(_near(sum(row), ci, sum(map(abs, row))), n, f"row {i} of a sums to "
-                   f"{sum(row)!r}, not c[{i}] = {ci!r}; the nodes are the row sums "
-                   f"c_i = sum_j a_ij. Fix a[{i}] or set c[{i}] to the row sum.")
-        _check(_near(sum(self.b), 1.0, sum(map(abs, self.b))), n,
-               f"sum(b) = {sum(self.b)!r}; the weights of a consistent method sum to 1.")
+            _check(
+                _near(sum(row), ci, sum(map(abs, row))),
+                n,
+                f"row {i} of a sums to "
+                f"{sum(row)!r}, not c[{i}] = {ci!r}; the nodes are the row sums "
+                f"c_i = sum_j a_ij. Fix a[{i}] or set c[{i}] to the row sum.",
+            )
+        _check(
+            _near(sum(self.b), 1.0, sum(map(abs, self.b))),
+            n,
+            f"sum(b) = {sum(self.b)!r}; the weights of a consistent method sum to 1.",
+        )
         if self.b_error is not None:
-            _check(_near(sum(self.b_error), 0.0, sum(map(abs, self.b_error))), n,
-                   f"sum(b_error) = {sum(self.b_error)!r}, but b_error = b - b_hat sums to 0.")
-        _check(not self.fsal or (self.c[-1] == 1.0 and np.allclose(self.a[-1], self.b, 0, _TOL)),
-               n, "fsal=True needs c[-1] = 1 and a[-1] = b; fix them or set fsal=False.")
+            _check(
+                _near(sum(self.b_error), 0.0, sum(map(abs, self.b_error))),
+                n,
+                f"sum(b_error) = {sum(self.b_error)!r}, but b_error = b - b_hat sums to 0.",
+            )
+        _check(
+            not self.fsal or (self.c[-1] == 1.0 and np.allclose(self.a[-1], self.b, 0, _TOL)),
+            n,
+            "fsal=True needs c[-1] = 1 and a[-1] = b; fix them or set fsal=False.",
+        )
         if self.b_dense is not None:
             at_one = [sum(r) for r in self.b_dense]
-            _check(np.allclose(at_one, self.b, rtol=0.0, atol=1e-11), n, f"b_i(theta=1) = "
-                   f"{at_one} differs from b; row i of b_dense must sum to b[i].")
+            _check(
+                np.allclose(at_one, self.b, rtol=0.0, atol=1e-11),
+                n,
+                f"b_i(theta=1) = {at_one} differs from b; row i of b_dense must sum to b[i].",
+            )
 
     def _check_orders(self) -> None:
         n = self.name
         _check_order(n, "order", self.satisfied_order(5), self.order)
         if self.b_error is not None:
-            _check(isinstance(self.embedded_order, int) and 1 <= self.embedded_order < self.order,
-                   n, f"embedded_order must be in 1..order-1 (the error estimate compares with "
-                   f"a lower-order b_hat = b - b_error), got {self.embedded_order!r}.")
+            _check(
+                isinstance(self.embedded_order, int) and 1 <= self.embedded_order < self.order,
+                n,
+                f"embedded_order must be in 1..order-1 (the error estimate compares with "
+                f"a lower-order b_hat = b - b_error), got {self.embedded_order!r}.",
+            )
             found = self.satisfied_order(5, weights=self.b_hat)
             _check_order(n, "embedded_order", found, self.embedded_order)
         if self.b_dense is not None:
-            found = min(self.satisfied_order(5, weights=self.dense_weights(th), theta=th)
-                        for th in _DENSE_THETAS)
+            found = min(
+                self.satisfied_order(5, weights=self.dense_weights(th), theta=th)
+                for th in _DENSE_THETAS
+            )
             _check_order(n, "dense_order", found, self.dense_order)
 
     @property
@@ -221,8 +266,10 @@ class ButcherTableau:
             ValueError: if the tableau has no continuous extension (b_dense is None).
         """
         if self.b_dense is None:
-            raise ValueError(f"{self.name} has no continuous extension (b_dense is None); "
-                             f"use Hermite interpolation between the steps instead.")
+            raise ValueError(
+                f"{self.name} has no continuous extension (b_dense is None); "
+                f"use Hermite interpolation between the steps instead."
+            )
         P = np.asarray(self.b_dense)  # (s, m)
         powers = np.asarray(theta, float)[..., None, None] ** np.arange(1, P.shape[1] + 1)
         return (P * powers).sum(-1)  # (..., s)
@@ -264,8 +311,10 @@ class ButcherTableau:
         head += ["FSAL"] if self.fsal else []
         head += [f"dense output of order {self.dense_order}"] if self.b_dense is not None else []
         explicit = self.is_explicit  # print only the strictly lower triangle
-        rows = [[_fmt(ci), *map(_fmt, row[: i if explicit else None])]
-                for i, (ci, row) in enumerate(zip(self.c, self.a, strict=True))]
+        rows = [
+            [_fmt(ci), *map(_fmt, row[: i if explicit else None])]
+            for i, (ci, row) in enumerate(zip(self.c, self.a, strict=True))
+        ]
         rows += [["b", *map(_fmt, self.b)]]
         rows += [["b_hat", *map(_fmt, self.b_hat)]] if self.b_hat is not None else []
         width = [max(len(r[j]) for r in rows if j < len(r)) for j in range(self.stages + 1)]
@@ -287,62 +336,151 @@ def _fmt(x: float) -> str:
 _HNW = "Hairer, Nørsett & Wanner, Solving ODEs I, Sect. II.1"
 _q, _lower = _K.q, _K.lower
 
-EULER = ButcherTableau("euler", c=(0,), a=((0,),), b=(1,), order=1,
-                       reference="L. Euler (1768); " + _HNW)
-MIDPOINT = ButcherTableau("midpoint", c=_q("0 1/2"), a=_lower(["1/2"]), b=_q("0 1"), order=2,
-                          reference="C. Runge (1895), Math. Ann. 46, 167-178; " + _HNW)
-HEUN = ButcherTableau("heun", c=_q("0 1"), a=_lower(["1"]), b=_q("1/2 1/2"), order=2,
-                      reference="K. Heun (1900), Z. Math. Phys. 45, 23-38; " + _HNW)
-RALSTON = ButcherTableau("ralston", c=_q("0 2/3"), a=_lower(["2/3"]), b=_q("1/4 3/4"), order=2,
-                         reference="A. Ralston (1962), Math. Comp. 16, 431-437")
-RK4 = ButcherTableau("rk4", c=_q("0 1/2 1/2 1"), a=_lower(["1/2", "0 1/2", "0 0 1"]),
-                     b=_q("1/6 1/3 1/3 1/6"), order=4,
-                     reference="W. Kutta (1901), Z. Math. Phys. 46, 435-453; " + _HNW)
-RK38 = ButcherTableau("rk38", c=_q("0 1/3 2/3 1"), a=_lower(["1/3", "-1/3 1", "1 -1 1"]),
-                      b=_q("1/8 3/8 3/8 1/8"), order=4,
-                      reference="W. Kutta (1901), the 3/8-rule; " + _HNW)
+EULER = ButcherTableau(
+    "euler", c=(0,), a=((0,),), b=(1,), order=1, reference="L. Euler (1768); " + _HNW
+)
+MIDPOINT = ButcherTableau(
+    "midpoint",
+    c=_q("0 1/2"),
+    a=_lower(["1/2"]),
+    b=_q("0 1"),
+    order=2,
+    reference="C. Runge (1895), Math. Ann. 46, 167-178; " + _HNW,
+)
+HEUN = ButcherTableau(
+    "heun",
+    c=_q("0 1"),
+    a=_lower(["1"]),
+    b=_q("1/2 1/2"),
+    order=2,
+    reference="K. Heun (1900), Z. Math. Phys. 45, 23-38; " + _HNW,
+)
+RALSTON = ButcherTableau(
+    "ralston",
+    c=_q("0 2/3"),
+    a=_lower(["2/3"]),
+    b=_q("1/4 3/4"),
+    order=2,
+    reference="A. Ralston (1962), Math. Comp. 16, 431-437",
+)
+RK4 = ButcherTableau(
+    "rk4",
+    c=_q("0 1/2 1/2 1"),
+    a=_lower(["1/2", "0 1/2", "0 0 1"]),
+    b=_q("1/6 1/3 1/3 1/6"),
+    order=4,
+    reference="W. Kutta (1901), Z. Math. Phys. 46, 435-453; " + _HNW,
+)
+RK38 = ButcherTableau(
+    "rk38",
+    c=_q("0 1/3 2/3 1"),
+    a=_lower(["1/3", "-1/3 1", "1 -1 1"]),
+    b=_q("1/8 3/8 3/8 1/8"),
+    order=4,
+    reference="W. Kutta (1901), the 3/8-rule; " + _HNW,
+)
 
 # Embedded pairs: b has order `order`, b_hat = b - b_error the lower `embedded_order`.
-HEUN_EULER = ButcherTableau("heun_euler", c=_q("0 1"), a=_lower(["1"]), b=_q("1/2 1/2"),
-                            order=2, b_error=_q("-1/2 1/2"), embedded_order=1,
-                            reference="Heun's method with Euler embedded; HNW I, Sect. II.4")
+HEUN_EULER = ButcherTableau(
+    "heun_euler",
+    c=_q("0 1"),
+    a=_lower(["1"]),
+    b=_q("1/2 1/2"),
+    order=2,
+    b_error=_q("-1/2 1/2"),
+    embedded_order=1,
+    reference="Heun's method with Euler embedded; HNW I, Sect. II.4",
+)
 BOSH3 = ButcherTableau(
-    "bosh3", c=_K.BOSH3_C, a=_K.BOSH3_A, b=_K.BOSH3_B, order=3, b_error=_K.BOSH3_B_ERROR,
-    embedded_order=2, fsal=True,
-    reference="P. Bogacki & L. F. Shampine (1989), Appl. Math. Lett. 2(4), 321-325")
+    "bosh3",
+    c=_K.BOSH3_C,
+    a=_K.BOSH3_A,
+    b=_K.BOSH3_B,
+    order=3,
+    b_error=_K.BOSH3_B_ERROR,
+    embedded_order=2,
+    fsal=True,
+    reference="P. Bogacki & L. F. Shampine (1989), Appl. Math. Lett. 2(4), 321-325",
+)
 # Fehlberg propagated the 4th-order solution; here, as in the other pairs, the 5th-order one
 # is propagated (local extrapolation) and the 4th-order one only estimates the error.
 FEHLBERG45 = ButcherTableau(
-    "fehlberg45", c=_K.FEHLBERG45_C, a=_K.FEHLBERG45_A, b=_K.FEHLBERG45_B, order=5,
-    b_error=_K.FEHLBERG45_B_ERROR, embedded_order=4,
-    reference="E. Fehlberg (1969), NASA TR R-315; HNW I, Sect. II.4")
+    "fehlberg45",
+    c=_K.FEHLBERG45_C,
+    a=_K.FEHLBERG45_A,
+    b=_K.FEHLBERG45_B,
+    order=5,
+    b_error=_K.FEHLBERG45_B_ERROR,
+    embedded_order=4,
+    reference="E. Fehlberg (1969), NASA TR R-315; HNW I, Sect. II.4",
+)
 DOPRI5 = ButcherTableau(
-    "dopri5", c=_K.DOPRI5_C, a=_K.DOPRI5_A, b=_K.DOPRI5_B, order=5, b_error=_K.DOPRI5_B_ERROR,
-    embedded_order=4, fsal=True, b_dense=_K.DOPRI5_B_DENSE, dense_order=4,
+    "dopri5",
+    c=_K.DOPRI5_C,
+    a=_K.DOPRI5_A,
+    b=_K.DOPRI5_B,
+    order=5,
+    b_error=_K.DOPRI5_B_ERROR,
+    embedded_order=4,
+    fsal=True,
+    b_dense=_K.DOPRI5_B_DENSE,
+    dense_order=4,
     reference="J. R. Dormand & P. J. Prince (1980), J. Comput. Appl. Math. 6(1), 19-26; dense "
-              "output: L. F. Shampine (1986), Math. Comp. 46, 135-150, as in HNW I, Sect. II.6")
+    "output: L. F. Shampine (1986), Math. Comp. 46, 135-150, as in HNW I, Sect. II.6",
+)
 TSIT5 = ButcherTableau(
-    "tsit5", c=_K.TSIT5_C, a=_K.TSIT5_A, b=_K.TSIT5_B, order=5, b_error=_K.TSIT5_B_ERROR,
-    embedded_order=4, fsal=True, b_dense=_K.TSIT5_B_DENSE, dense_order=4,
-    reference="Ch. Tsitouras (2011), Comput. Math. Appl. 62(2), 770-775")
+    "tsit5",
+    c=_K.TSIT5_C,
+    a=_K.TSIT5_A,
+    b=_K.TSIT5_B,
+    order=5,
+    b_error=_K.TSIT5_B_ERROR,
+    embedded_order=4,
+    fsal=True,
+    b_dense=_K.TSIT5_B_DENSE,
+    dense_order=4,
+    reference="Ch. Tsitouras (2011), Comput. Math. Appl. 62(2), 770-775",
+)
 # Prince & Dormand's RK8(7)13M (not Hairer's DOP853, whose combined 5th/3rd-order error
 # estimate is not a single b_error); no dense output.
 DOPRI8 = ButcherTableau(
-    "dopri8", c=_K.DOPRI8_C, a=_K.DOPRI8_A, b=_K.DOPRI8_B, order=8, b_error=_K.DOPRI8_B_ERROR,
+    "dopri8",
+    c=_K.DOPRI8_C,
+    a=_K.DOPRI8_A,
+    b=_K.DOPRI8_B,
+    order=8,
+    b_error=_K.DOPRI8_B_ERROR,
     embedded_order=7,
-    reference="P. J. Prince & J. R. Dormand (1981), J. Comput. Appl. Math. 7(1), 67-75, "
-              "RK8(7)13M")
+    reference="P. J. Prince & J. R. Dormand (1981), J. Comput. Appl. Math. 7(1), 67-75, RK8(7)13M",
+)
 
 TABLEAUS: dict[str, ButcherTableau] = {
-    t.name: t for t in (EULER, MIDPOINT, HEUN, RALSTON, RK4, RK38, HEUN_EULER, BOSH3,
-                        FEHLBERG45, DOPRI5, TSIT5, DOPRI8)
+    t.name: t
+    for t in (
+        EULER,
+        MIDPOINT,
+        HEUN,
+        RALSTON,
+        RK4,
+        RK38,
+        HEUN_EULER,
+        BOSH3,
+        FEHLBERG45,
+        DOPRI5,
+        TSIT5,
+        DOPRI8,
+    )
 }
 
 # The two-stage Gauss–Legendre method (collocation at the Gauss points; order 4, A-stable).
-_R3 = 3 ** 0.5
+_R3 = 3**0.5
 GAUSS_LEGENDRE2 = ButcherTableau(
-    "gauss_legendre2", c=(0.5 - _R3 / 6, 0.5 + _R3 / 6),
-    a=((0.25, 0.25 - _R3 / 6), (0.25 + _R3 / 6, 0.25)), b=(0.5, 0.5), order=4,
-    reference="J. C. Butcher (1964), Math. Comp. 18, 50-64; HNW I, Sect. II.7")
+    "gauss_legendre2",
+    c=(0.5 - _R3 / 6, 0.5 + _R3 / 6),
+    a=((0.25, 0.25 - _R3 / 6), (0.25 + _R3 / 6, 0.25)),
+    b=(0.5, 0.5),
+    order=4,
+    reference="J. C. Butcher (1964), Math. Comp. 18, 50-64; HNW I, Sect. II.7",
+)
 
 IMPLICIT_TABLEAUS: dict[str, ButcherTableau] = {t.name: t for t in (GAUSS_LEGENDRE2,)}

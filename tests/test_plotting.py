@@ -134,8 +134,13 @@ def test_plot_vector_field_values() -> None:
 
 def test_plot_vector_field_time_dependent() -> None:
     # t is passed on: f = (t, 0)
-    ax = plot_vector_field(lambda t, y: torch.stack([t.expand(len(y)), 0 * t.expand(len(y))], 1),
-                           (0, 1), (0, 1), t=2.5, n=3)
+    ax = plot_vector_field(
+        lambda t, y: torch.stack([t.expand(len(y)), 0 * t.expand(len(y))], 1),
+        (0, 1),
+        (0, 1),
+        t=2.5,
+        n=3,
+    )
     assert np.allclose(_quivers(ax)[0].U, 2.5)
 
 
@@ -180,8 +185,7 @@ def test_plot_samples() -> None:
 
 
 def test_plot_density_evolution() -> None:
-    frames = [sample_2d("rings", 100), torch.zeros(20, 20),
-              lambda x: log_density_2d("rings", x)]
+    frames = [sample_2d("rings", 100), torch.zeros(20, 20), lambda x: log_density_2d("rings", x)]
     fig = plot_density_evolution(frames, times=[0.0, 0.5, 1.0], n=20)
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     assert [a.get_title() for a in fig.axes] == ["t = 0", "t = 0.5", "t = 1"]
@@ -203,8 +207,9 @@ class _History:
 
 
 def test_plot_learning_curves_is_lenient() -> None:
-    ax = plot_learning_curves({"loss": [3, 2, 1], "acc": np.array([0.1, 0.5, 0.9]),
-                               "epoch": [1, 2, 3], "note": "x"})
+    ax = plot_learning_curves(
+        {"loss": [3, 2, 1], "acc": np.array([0.1, 0.5, 0.9]), "epoch": [1, 2, 3], "note": "x"}
+    )
     assert [ln.get_label() for ln in ax.lines] == ["loss", "acc"]
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3])
     assert ax.get_xlabel() == "epoch"

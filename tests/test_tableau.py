@@ -30,8 +30,20 @@ from nodelib.tableau import (
     tree_order,
 )
 
-SPEC_NAMES = ["euler", "midpoint", "heun", "ralston", "rk4", "rk38", "heun_euler", "bosh3",
-              "fehlberg45", "dopri5", "tsit5", "dopri8"]
+SPEC_NAMES = [
+    "euler",
+    "midpoint",
+    "heun",
+    "ralston",
+    "rk4",
+    "rk38",
+    "heun_euler",
+    "bosh3",
+    "fehlberg45",
+    "dopri5",
+    "tsit5",
+    "dopri8",
+]
 ALL = [TABLEAUS[n] for n in SPEC_NAMES]
 ADAPTIVE = [t for t in ALL if t.is_adaptive]
 DENSE = [t for t in ALL if t.b_dense is not None]
@@ -133,8 +145,15 @@ def test_perturbed_weights_are_caught(tab):
     b[0], b[1] = b[0] + 1e-3, b[1] - 1e-3  # still sums to 1
     assert order_of_weights(tab.a, b) < min(tab.order, 5)
     with pytest.raises(ValueError, match="order"):
-        replace(tab, b=tuple(b), fsal=False, b_error=None, embedded_order=None, b_dense=None,
-                dense_order=None)
+        replace(
+            tab,
+            b=tuple(b),
+            fsal=False,
+            b_error=None,
+            embedded_order=None,
+            b_dense=None,
+            dense_order=None,
+        )
 
 
 @pytest.mark.parametrize("tab", THREE_PLUS, ids=_ids(THREE_PLUS))
@@ -158,8 +177,9 @@ def test_euler_perturbed_weight_is_caught():
 
 
 def test_fractions_are_accepted_and_stored_as_floats():
-    t = ButcherTableau("heun", c=[0, 1], a=[[0, 0], [Fraction(1), 0]], b=[Fraction(1, 2)] * 2,
-                       order=2)
+    t = ButcherTableau(
+        "heun", c=[0, 1], a=[[0, 0], [Fraction(1), 0]], b=[Fraction(1, 2)] * 2, order=2
+    )
     assert t == replace(HEUN, reference="") and hash(t) == hash(replace(HEUN, reference=""))
     assert isinstance(t.a[1][0], float) and isinstance(t.b, tuple)
 
@@ -169,8 +189,10 @@ def test_fractions_are_accepted_and_stored_as_floats():
     [
         ({"c": (0.0, 0.5, 0.6, 1.0)}, "row 2 of a"),
         ({"b": (0.2, 1 / 3, 1 / 3, 1 / 6)}, r"sum\(b\)"),
-        ({"a": ((0.0,) * 4, (0.5, 0.0, 0.0), (0.0, 0.5, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0))},
-         "full 4x4"),
+        (
+            {"a": ((0.0,) * 4, (0.5, 0.0, 0.0), (0.0, 0.5, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0))},
+            "full 4x4",
+        ),
         ({"b": (0.5, 0.5)}, "b needs one entry per stage"),
         ({"order": 3}, "order=3"),
         ({"order": 5}, "order=5"),
@@ -225,8 +247,13 @@ def test_stability_function_of_implicit_tableaux():
     assert not backward_euler.is_explicit
     np.testing.assert_allclose(backward_euler.stability_function(z), 1 / (1 - z), rtol=1e-13)
     r3 = math.sqrt(3) / 6
-    gauss = ButcherTableau("gauss2", c=(0.5 - r3, 0.5 + r3), a=((0.25, 0.25 - r3),
-                           (0.25 + r3, 0.25)), b=(0.5, 0.5), order=4)
+    gauss = ButcherTableau(
+        "gauss2",
+        c=(0.5 - r3, 0.5 + r3),
+        a=((0.25, 0.25 - r3), (0.25 + r3, 0.25)),
+        b=(0.5, 0.5),
+        order=4,
+    )
     pade = (1 + z / 2 + z**2 / 12) / (1 - z / 2 + z**2 / 12)
     np.testing.assert_allclose(gauss.stability_function(z), pade, rtol=1e-12)
 
@@ -285,8 +312,9 @@ def _dense_local_errors(tab, f, exact, theta, hs, t0=0.3):
 def test_dense_output_local_error_order(tab):
     hs = [0.1, 0.05, 0.025]
     lam, y0 = -1.0, np.array([1.0, 2.0])
-    linear = _dense_local_errors(tab, lambda t, y: lam * y,
-                                 lambda t: y0 * np.exp(lam * (t - 0.3)), 0.37, hs)
+    linear = _dense_local_errors(
+        tab, lambda t, y: lam * y, lambda t: y0 * np.exp(lam * (t - 0.3)), 0.37, hs
+    )
     nonlinear = _dense_local_errors(tab, _cycle, _cycle_exact, 0.37, hs)
     assert _slope(hs, linear) == pytest.approx(tab.dense_order + 1, abs=0.3)
     assert _slope(hs, nonlinear) == pytest.approx(tab.dense_order + 1, abs=0.3)
@@ -308,13 +336,16 @@ CONVERGENCE = [(t, "b") for t in ALL if t.order <= 5] + [
 ]
 
 
-@pytest.mark.parametrize(("tab", "which"), CONVERGENCE,
-                         ids=[f"{t.name}-{w}" for t, w in CONVERGENCE])
+@pytest.mark.parametrize(
+    ("tab", "which"), CONVERGENCE, ids=[f"{t.name}-{w}" for t, w in CONVERGENCE]
+)
 def test_measured_global_order(tab, which):
     weights, p = (tab.b, tab.order) if which == "b" else (tab.b_hat, tab.embedded_order)
     ns = [32, 64, 128]
-    errs = [np.abs(_solve(tab, _cycle, _cycle_exact(0.0), 1.0, n, weights) - _cycle_exact(1.0))
-            .max() for n in ns]
+    errs = [
+        np.abs(_solve(tab, _cycle, _cycle_exact(0.0), 1.0, n, weights) - _cycle_exact(1.0)).max()
+        for n in ns
+    ]
     # small errors of optimised pairs converge from above, so only p+1 bounds it above
     assert p - 0.3 <= _slope(1.0 / np.array(ns), errs) <= p + 1
 

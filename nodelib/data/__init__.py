@@ -31,6 +31,15 @@ from nodelib.data.sets import (
 )
 
 __all__ = [
-    "DENSITIES_2D", "EXACT_DENSITIES_2D", "SpiralData", "load_digits", "load_mnist",
-    "log_density_2d", "make_circles", "make_spirals", "make_two_spirals", "read_idx", "sample_2d",
+    "DENSITIES_2D",
+    "EXACT_DENSITIES_2D",
+    "SpiralData",
+    "load_digits",
+    "load_mnist",
+    "log_density_2d",
+    "make_circles",
+    "make_spirals",
+    "make_two_spirals",
+    "read_idx",
+    "sample_2d",
 ]

@@ -9,7 +9,12 @@ import torch
 from torch import Tensor
 
 DENSITIES_2D: tuple[str, ...] = (
-    "eight_gaussians", "two_moons", "rings", "checkerboard", "pinwheel", "swiss_roll",
+    "eight_gaussians",
+    "two_moons",
+    "rings",
+    "checkerboard",
+    "pinwheel",
+    "swiss_roll",
 )
 EXACT_DENSITIES_2D: tuple[str, ...] = ("eight_gaussians", "rings", "checkerboard")
 
@@ -53,7 +58,7 @@ def _ring_masses() -> Tensor:
     # with a = r / s (polar coordinates, substituting |x| = r + s u).
     a = torch.tensor(_RING_RADII, dtype=torch.float64) / _RING_STD
     Phi = 0.5 * (1 + torch.erf(a / math.sqrt(2.0)))
-    return 2 * math.pi * _RING_STD**2 * (a * math.sqrt(2 * math.pi) * Phi + torch.exp(-a**2 / 2))
+    return 2 * math.pi * _RING_STD**2 * (a * math.sqrt(2 * math.pi) * Phi + torch.exp(-(a**2) / 2))
 
 
 def _log_rings(x: Tensor) -> Tensor:
@@ -135,12 +140,16 @@ def _sample_swiss_roll(n: int, g: torch.Generator | None) -> Tensor:
 
 
 _SAMPLERS: dict[str, Callable[[int, torch.Generator | None], Tensor]] = {
-    "eight_gaussians": _sample_eight_gaussians, "two_moons": _sample_two_moons,
-    "rings": _sample_rings, "checkerboard": _sample_checkerboard,
-    "pinwheel": _sample_pinwheel, "swiss_roll": _sample_swiss_roll,
+    "eight_gaussians": _sample_eight_gaussians,
+    "two_moons": _sample_two_moons,
+    "rings": _sample_rings,
+    "checkerboard": _sample_checkerboard,
+    "pinwheel": _sample_pinwheel,
+    "swiss_roll": _sample_swiss_roll,
 }
 _LOG_DENSITIES: dict[str, Callable[[Tensor], Tensor]] = {
-    "eight_gaussians": _log_eight_gaussians, "rings": _log_rings,
+    "eight_gaussians": _log_eight_gaussians,
+    "rings": _log_rings,
     "checkerboard": _log_checkerboard,
 }
 
@@ -198,7 +207,8 @@ def log_density_2d(name: str, x: Tensor) -> Tensor:
     if name not in _LOG_DENSITIES:
         raise ValueError(
             f"no exact log-density for {name!r}; only {EXACT_DENSITIES_2D} have one "
-            f"(all of {DENSITIES_2D} can be sampled with sample_2d)")
+            f"(all of {DENSITIES_2D} can be sampled with sample_2d)"
+        )
     if x.shape[-1:] != (2,) or not x.is_floating_point():
         raise ValueError(f"x must be a floating tensor of shape (..., 2), got {tuple(x.shape)}")
     return _LOG_DENSITIES[name](x.cpu()).to(device=x.device, dtype=x.dtype)

@@ -40,14 +40,18 @@ def read_idx(path: str | os.PathLike[str]) -> Tensor:
     path = Path(path)
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number); "
-                         "delete it and get it again")
+        raise ValueError(
+            f"{path} is not an IDX file of unsigned bytes (bad magic number); "
+            "delete it and get it again"
+        )
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     start = 4 + 4 * ndim
     if len(raw) != start + math.prod(shape):
-        raise ValueError(f"{path} holds {len(raw) - start} data bytes, its header promises "
-                         f"shape {shape}; the file is damaged: delete it and get it again")
+        raise ValueError(
+            f"{path} holds {len(raw) - start} data bytes, its header promises "
+            f"shape {shape}; the file is damaged: delete it and get it again"
+        )
     return torch.frombuffer(bytearray(raw[start:]), dtype=torch.uint8).reshape(shape)
 
 
@@ -76,12 +80,19 @@ def _download_mnist(root: Path, names: tuple[str, ...]) -> None:
             tmp.replace(root / f"{name}.gz")
             break
         else:
-            raise RuntimeError(f"could not download {name}.gz from any of {urls}; check the "
-                               f"connection or place the file in {root} by hand")
+            raise RuntimeError(
+                f"could not download {name}.gz from any of {urls}; check the "
+                f"connection or place the file in {root} by hand"
+            )
 
 
-def load_mnist(root: str | os.PathLike[str], *, train: bool = True, download: bool = False,
-               use_torchvision: bool = False) -> tuple[Tensor, Tensor]:
+def load_mnist(
+    root: str | os.PathLike[str],
+    *,
+    train: bool = True,
+    download: bool = False,
+    use_torchvision: bool = False,
+) -> tuple[Tensor, Tensor]:
     """MNIST from its raw IDX files (meant for Colab with a GPU; the chapters use digits).
 
     Looks for ``train-images-idx3-ubyte``/``train-labels-idx1-ubyte`` (or the ``t10k-`` pair),
@@ -107,8 +118,9 @@ def load_mnist(root: str | os.PathLike[str], *, train: bool = True, download: bo
         try:
             import torchvision
         except ImportError:
-            warnings.warn("torchvision is not importable; reading the IDX files directly",
-                          stacklevel=2)
+            warnings.warn(
+                "torchvision is not importable; reading the IDX files directly", stacklevel=2
+            )
         else:
             ds = torchvision.datasets.MNIST(str(root), train=train, download=download)
             return ds.data.unsqueeze(1).float() / 255.0, ds.targets.long()
@@ -121,9 +133,12 @@ def load_mnist(root: str | os.PathLike[str], *, train: bool = True, download: bo
         raise FileNotFoundError(
             f"MNIST files {missing} (plain or .gz) not found in {root} or {root / 'MNIST/raw'}; "
             "call load_mnist(root, download=True) to fetch them, or download them from "
-            f"{_MNIST_MIRRORS[0]} into that folder (sklearn's load_digits needs no download)")
+            f"{_MNIST_MIRRORS[0]} into that folder (sklearn's load_digits needs no download)"
+        )
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{paths[0]} and {paths[1]} do not match: shapes "
-                         f"{tuple(images.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"{paths[0]} and {paths[1]} do not match: shapes "
+            f"{tuple(images.shape)} and {tuple(labels.shape)}"
+        )
     return images.unsqueeze(1).float() / 255.0, labels.long()

@@ -34,8 +34,14 @@ class SpiralData:
     clockwise: Tensor
 
 
-def make_spirals(n_spirals: int = 100, *, n_times: int = 100, n_observed: int = 30,
-                 noise: float = 0.1, seed: int = 0) -> SpiralData:
+def make_spirals(
+    n_spirals: int = 100,
+    *,
+    n_times: int = 100,
+    n_observed: int = 30,
+    noise: float = 0.1,
+    seed: int = 0,
+) -> SpiralData:
     """Spirals as in the latent-ODE experiment of Chen et al. (2018), Sect. 5.1.
 
     Every spiral follows the Archimedean spiral r = 0.5 + 0.15 theta with angular speed 1, i.e.
@@ -58,8 +64,10 @@ def make_spirals(n_spirals: int = 100, *, n_times: int = 100, n_observed: int = 
         ValueError: a size or the noise is out of range.
     """
     if n_spirals < 1 or n_times < 2 or not 1 <= n_observed <= n_times or noise < 0:
-        raise ValueError("need n_spirals >= 1, n_times >= 2, 1 <= n_observed <= n_times and "
-                         f"noise >= 0; got {n_spirals}, {n_times}, {n_observed}, {noise}")
+        raise ValueError(
+            "need n_spirals >= 1, n_times >= 2, 1 <= n_observed <= n_times and "
+            f"noise >= 0; got {n_spirals}, {n_times}, {n_observed}, {noise}"
+        )
     g = torch.Generator().manual_seed(seed)
     t = torch.linspace(0.0, _SPIRAL_T_END, n_times, dtype=torch.float64)  # (T,)
     theta0 = 2 * math.pi * torch.rand(n_spirals, 1, generator=g, dtype=torch.float64)
@@ -101,7 +109,7 @@ def make_circles(n: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
         raise ValueError(f"n must be >= 2 (one point per class at least), got {n}")
     g = torch.Generator().manual_seed(seed)
     labels = torch.zeros(n, dtype=torch.long)
-    labels[n // 2:] = 1
+    labels[n // 2 :] = 1
     labels = labels[torch.randperm(n, generator=g)]
     u = torch.rand(n, generator=g, dtype=torch.float64)
     # Uniform in area: r^2 uniform between the squared radii.
@@ -134,7 +142,7 @@ def make_two_spirals(n: int, *, noise: float = 0.0, seed: int = 0) -> tuple[Tens
         raise ValueError(f"need n >= 2 and noise >= 0, got n={n}, noise={noise}")
     g = torch.Generator().manual_seed(seed)
     labels = torch.zeros(n, dtype=torch.long)
-    labels[n // 2:] = 1
+    labels[n // 2 :] = 1
     labels = labels[torch.randperm(n, generator=g)]
     theta = math.pi * (0.5 + 2.5 * torch.rand(n, generator=g, dtype=torch.float64))
     x = theta[:, None] * torch.stack([torch.cos(theta), torch.sin(theta)], dim=-1) / (3 * math.pi)
@@ -147,8 +155,9 @@ def make_two_spirals(n: int, *, noise: float = 0.0, seed: int = 0) -> tuple[Tens
 # Images
 
 
-def load_digits(*, test_fraction: float = 0.25, seed: int = 0
-                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def load_digits(
+    *, test_fraction: float = 0.25, seed: int = 0
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """scikit-learn's 8x8 handwritten digits (1797 images, shipped with it: no download).
 
     The split is stratified: of each class, round(test_fraction * count) images, chosen by the
