@@ -354,3 +354,20 @@ def test_concept_map_svg_is_up_to_date(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / "concept_map.svg").read_bytes() == committed.read_bytes(), (
         "images/concept_map.svg is stale: run python scripts/concept_map.py"
     )
+
+
+def test_singlehtml_gets_the_html_handlers_it_lacks() -> None:
+    """_ext/singlehtml_handlers.py: what keeps scripts/build_pdf.py's one-page build working."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location(
+        "singlehtml_handlers", ROOT / "_ext" / "singlehtml_handlers.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    html, own = ("v", "d"), ("v2", "d2")
+    handlers = {"html": {"definition_node": html, "shared": html}, "singlehtml": {"shared": own}}
+    app = SimpleNamespace(registry=SimpleNamespace(translation_handlers=handlers))
+    module._share_html_handlers(app)
+    assert handlers["singlehtml"] == {"definition_node": html, "shared": own}
