@@ -1,4 +1,5 @@
-"""Helpers shared by the grader's tests: the solution notebook's functions, without a kernel."""
+"""Helpers shared by the grader's tests: a solution notebook's functions without a kernel, and
+the feedback a wrong answer gets."""
 
 from __future__ import annotations
 
@@ -24,3 +25,15 @@ def solution_namespace(path: Path = SOLUTION) -> dict[str, Any]:
         if cell.cell_type == "code" and (not tags or any(t.startswith("question:") for t in tags)):
             exec(compile(cell.source, f"<solution cell {index + 1}>", "exec"), namespace)
     return namespace
+
+
+def wrong_answer_feedback(question_id: str, answer: Any) -> str:
+    """Grade a wrong answer, which must fail; return the feedback the reader gets for it.
+
+    The feedback is the question's own (e.g. "raised ...") and that of each failed test.
+    """
+    from nodelib.grading import grade
+
+    result = grade(question_id, answer)
+    assert not result.passed and result.points == 0, f"{question_id} accepted a wrong answer"
+    return "\n".join([result.feedback, *(t.feedback for t in result.tests if not t.passed)])

@@ -12,16 +12,14 @@ saves only its output and reconstructs its input.
 from __future__ import annotations
 
 import pytest
-from _notebooks import TIMES, execute_notebook, glued_floats
+from _notebooks import execute_notebook, glued_floats
 
 NOTEBOOK = "chapters/ch03_resnets_as_odes.ipynb"
 
 
 @pytest.fixture(scope="module")
 def glued() -> dict[str, float]:
-    values = glued_floats(execute_notebook(NOTEBOOK))
-    print(f"\n{NOTEBOOK} executed in {TIMES[NOTEBOOK]:.0f} s")
-    return values
+    return glued_floats(execute_notebook(NOTEBOOK))
 
 
 def test_residual_network_trains_and_plain_network_degrades(glued: dict[str, float]) -> None:

@@ -10,16 +10,14 @@ memory does not grow with the number of steps while backpropagation's grows line
 from __future__ import annotations
 
 import pytest
-from _notebooks import TIMES, execute_notebook, glued_floats
+from _notebooks import execute_notebook, glued_floats
 
 PATH = "chapters/ch05_adjoint_and_autodiff.ipynb"
 
 
 @pytest.fixture(scope="module")
 def glued() -> dict[str, float]:
-    values = glued_floats(execute_notebook(PATH))
-    print(f"\n{PATH} executed in {TIMES[PATH]:.1f} s")
-    return values
+    return glued_floats(execute_notebook(PATH))
 
 
 def test_finite_differences_have_the_textbook_optimum(glued: dict[str, float]) -> None:

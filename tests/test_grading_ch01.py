@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import torch
-from _grading_helpers import solution_namespace
+from _grading_helpers import solution_namespace, wrong_answer_feedback
 from torch import Tensor
 
 from nodelib.grading import chapter_questions, grade
@@ -159,9 +159,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("case", list(EXPECTED))
 def test_wrong_answer_is_caught_with_the_right_feedback(case: str, ns: Namespace) -> None:
-    result = grade(case.split("/")[0], _wrong_answers(ns)[case])
-    assert not result.passed and result.points == 0
-    feedback = "\n".join(t.feedback for t in result.tests if not t.passed)
+    feedback = wrong_answer_feedback(case.split("/")[0], _wrong_answers(ns)[case])
     assert EXPECTED[case] in feedback, feedback
 
 

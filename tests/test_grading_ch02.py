@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from _grading_helpers import solution_namespace
+from _grading_helpers import solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 
 from nodelib.grading import chapter_questions, grade
@@ -145,9 +145,7 @@ def test_solution_scores_full_marks(ns: Namespace) -> None:
 
 @pytest.mark.parametrize("case", list(EXPECTED))
 def test_wrong_answer_is_caught_with_the_right_feedback(case: str, ns: Namespace) -> None:
-    result = grade(case.split("/")[0], _wrong_answers(ns)[case])
-    assert not result.passed and result.points == 0
-    feedback = "\n".join(t.feedback for t in result.tests if not t.passed)
+    feedback = wrong_answer_feedback(case.split("/")[0], _wrong_answers(ns)[case])
     assert EXPECTED[case] in feedback, feedback
 
 

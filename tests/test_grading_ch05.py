@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from _grading_helpers import solution_namespace
+from _grading_helpers import solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 
 from nodelib import odeint
@@ -167,7 +167,5 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 def test_wrong_answer_fails_with_the_explaining_feedback(case: str, ns: Namespace) -> None:
     question, answer, phrase = _wrong_answers(ns)[case]
-    result = grade(question, answer)
-    assert not result.passed
-    feedback = " ".join([result.feedback, *(t.feedback for t in result.tests)])
+    feedback = wrong_answer_feedback(question, answer)
     assert phrase in feedback, feedback

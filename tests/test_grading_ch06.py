@@ -14,6 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 import torch
+from _grading_helpers import wrong_answer_feedback
 from _scripts import ROOT
 from torch import nn
 
@@ -144,9 +145,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("case", list(EXPECTED))
 def test_wrong_answer_is_caught_with_the_right_feedback(case: str, ns: Namespace) -> None:
-    result = grade(case.split("/")[0], _wrong_answers(ns)[case])
-    assert not result.passed and result.points == 0
-    feedback = "\n".join(t.feedback for t in result.tests if not t.passed)
+    feedback = wrong_answer_feedback(case.split("/")[0], _wrong_answers(ns)[case])
     assert EXPECTED[case] in feedback, feedback
 
 

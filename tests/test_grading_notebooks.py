@@ -168,7 +168,7 @@ def _cache_for_the_book(path: Path, report: NotebookReport) -> None:
         return  # the build must execute it and fail loudly itself
     executed = copy.deepcopy(report.executed)
     executed.cells = executed.cells[:-1]  # the grading cell the grader appended
-    store_in_book_cache(path, executed, 0.0)
+    store_in_book_cache(path, executed, TIMES.get(str(path.relative_to(ROOT)), 0.0))
 
 
 @pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
