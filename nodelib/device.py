@@ -7,13 +7,15 @@ Two helpers that every notebook of the course calls in its first cell:
   or Colab;
 * :func:`seed_everything` fixes the seeds of every random number generator a notebook
   touches (Python's ``random``, NumPy's global generator and PyTorch on CPU and CUDA),
-  so that a rerun draws the same numbers.
+  so that a rerun draws the same numbers; the environment variable ``NODELIB_SEED``
+  replaces a notebook's own seed, to rerun a chapter with other random numbers.
 
 Seeding makes draws repeatable; it does not make every GPU kernel deterministic.
 """
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -93,23 +95,49 @@ def choose_device(prefer: str | None = None) -> torch.device:
     return device
 
 
-def seed_everything(seed: int) -> None:
+SEED_VARIABLE = "NODELIB_SEED"
+
+
+def _seed_from_environment(default: int) -> int:
+    text = os.environ.get(SEED_VARIABLE, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(
+            f"{SEED_VARIABLE}={text!r} is not an integer: set it to a seed such as 0, 1, 2 "
+            f"(or unset it to use the notebook's own seed)."
+        ) from None
+
+
+def seed_everything(seed: int | None = None, *, default: int = 0) -> int:
     """Seed Python's ``random``, NumPy's global generator and PyTorch (CPU and all GPUs).
 
     After ``seed_everything(s)`` the same sequence of calls to ``random``,
     ``numpy.random`` and ``torch`` draws the same numbers; a different ``s`` draws
     different ones.
 
+    Called without `seed`, it takes the seed from the environment variable
+    ``NODELIB_SEED`` when that is set, else `default`. Every chapter's set-up cell calls
+    ``SEED = nodelib.seed_everything(default=0)`` and derives every later random choice
+    from ``SEED`` (``SEED + 1``, ...), so ``NODELIB_SEED=3 jupyter ...`` reruns a whole
+    chapter with other random numbers (``scripts/check_claims.py`` does this).
+
     Args:
-        seed: a non-negative integer below ``2**32`` (NumPy's limit).
+        seed: a non-negative integer below ``2**32`` (NumPy's limit), used as it is.
+        default: the seed when `seed` is None and ``NODELIB_SEED`` is unset.
 
     Returns:
-        None.
+        The seed used.
 
     Raises:
-        TypeError: if ``seed`` is not an integer (``bool`` is refused too).
-        ValueError: if ``seed`` is negative or not below ``2**32``.
+        TypeError: if the seed is not an integer (``bool`` is refused too).
+        ValueError: if the seed is negative or not below ``2**32``, or ``NODELIB_SEED``
+            is not an integer.
     """
+    if seed is None:
+        seed = _seed_from_environment(default)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
     seed = int(seed)
@@ -123,3 +151,4 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    return seed

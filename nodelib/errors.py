@@ -8,6 +8,7 @@ the classes below are for failures that happen while solving.
 from __future__ import annotations
 
 __all__ = [
+    "ClaimError",
     "ConvergenceError",
     "MaxStepsError",
     "NodelibError",
@@ -42,4 +43,13 @@ class NonFiniteError(NodelibError):
     With a fixed step this usually means the step is too large for the method's
     region of absolute stability; with an adaptive method, that `func` returns
     NaN or Inf near the reported time.
+    """
+
+
+class ClaimError(NodelibError):
+    """A sentence of a chapter's text is false for the numbers this run computed.
+
+    Raised by `nodelib.book.claim` when claims are checked strictly (the book build and
+    the tests set ``NODELIB_CLAIMS=strict``). Either the text must change, or the
+    experiment does not show what the text says on this seed or machine.
     """

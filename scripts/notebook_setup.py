@@ -44,8 +44,9 @@ import torch
 import nodelib
 
 device = nodelib.choose_device()  # CUDA if there is one, else Apple's MPS, else the CPU
-nodelib.seed_everything(0)  # the same random numbers on every run
-print(f"nodelib {{nodelib.__version__}}, torch {{torch.__version__}}, device: {{device}}")"""
+# Every random choice below derives from SEED; NODELIB_SEED=k reruns the notebook with seed k.
+SEED = nodelib.seed_everything(default=0)
+print(f"nodelib {{nodelib.__version__}}, torch {{torch.__version__}}, device: {{device}}, seed: {{SEED}}")"""
 
 
 def notebook_paths(root: Path = ROOT) -> list[Path]:

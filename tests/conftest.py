@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,12 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 from torch import Tensor
+
+# Every notebook a test executes checks its claims strictly (a false sentence fails the test,
+# as it fails the book build: _ext/strict_claims.py) and runs with its own default seed, so a
+# reader's NODELIB_SEED does not change the stored outputs the tests compare.
+os.environ["NODELIB_CLAIMS"] = "strict"
+os.environ.pop("NODELIB_SEED", None)
 
 # ---------------------------------------------------------------------------------------------
 # GPU marker

@@ -1,0 +1,159 @@
+"""Execute the lecture notebooks under several seeds and tabulate every claim their text makes.
+
+Each sentence of a chapter that rests on computed numbers is checked in the cell that
+computes them with `nodelib.book.claim`. This script runs each chosen chapter once per seed
+(``NODELIB_SEED``), collects the verdicts and prints a table: each claim, its numbers per
+seed, and whether it held on every run::
+
+    python scripts/check_claims.py --seeds 0 1 2 3 4                 # every chapter
+    python scripts/check_claims.py --seeds 0 1 2 3 4 --threads 1 --jobs 2 ch03 ch06
+    python scripts/check_claims.py --seeds 0 1 --markdown report.md --json report.json
+
+Chapters are named by number (``3``), prefix (``ch03``) or path. ``--threads N`` sets
+``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for the kernels (PyTorch reads them at start-up);
+``--jobs`` runs that many notebooks at once (use it with ``--threads 1``). Claims are
+recorded, not enforced, so one false claim does not hide the others; the exit code is 1 when
+a claim is false on some run or a notebook fails, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+CELL_TIMEOUT = 900  # seconds; a hung cell ends the run instead of the script
+
+
+def chapter_paths(names: list[str]) -> list[Path]:
+    """The lecture notebooks named by number, prefix or path (all of them for none)."""
+    every = sorted(CHAPTERS.glob("ch[0-9][0-9]_*.ipynb"))
+    if not names:
+        return every
+    chosen = []
+    for name in names:
+        path = Path(name)
+        if path.suffix == ".ipynb":
+            chosen.append(path.resolve())
+            continue
+        prefix = f"ch{int(name):02d}" if name.isdigit() else name
+        matches = [p for p in every if p.name.startswith(prefix)]
+        if len(matches) != 1:
+            raise SystemExit(f"no single lecture notebook matches {name!r}: use 1-6 or ch01")
+        chosen.extend(matches)
+    return chosen
+
+
+def _execute(path: Path, seed: int, threads: int | None) -> dict[str, Any]:
+    """Run one notebook under one seed in a fresh kernel; its claims, time and error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from nodelib.book import claims
+
+    os.environ["NODELIB_SEED"] = str(seed)
+    os.environ["NODELIB_CLAIMS"] = "record"
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except Exception as err:  # a failed notebook is reported, the other runs go on
+        error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}"
+    return {
+        "chapter": path.stem,
+        "seed": seed,
+        "seconds": time.perf_counter() - start,
+        "error": error,
+        "claims": claims(nb),
+    }
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        flat = [v for v in value if isinstance(v, (int, float))]
+        if len(flat) == len(value) and len(flat) > 3:
+            return f"[{min(flat):.3g}..{max(flat):.3g}]"
+        return "[" + ",".join(_short(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def table(runs: list[dict[str, Any]], seeds: list[int]) -> tuple[str, int]:
+    """A Markdown table of every claim by chapter and seed, and the number of false ones."""
+    rows = ["| chapter | claim | " + " | ".join(f"seed {s}" for s in seeds) + " | verdict |"]
+    rows.append("|" + "---|" * (len(seeds) + 3))
+    false = 0
+    for chapter in sorted({run["chapter"] for run in runs}):
+        by_seed = {run["seed"]: run for run in runs if run["chapter"] == chapter}
+        statements: list[str] = []
+        for seed in seeds:
+            for item in by_seed[seed]["claims"]:
+                if item["statement"] not in statements:
+                    statements.append(item["statement"])
+        for statement in statements:
+            cells, failed = [], []
+            for seed in seeds:
+                found = [c for c in by_seed[seed]["claims"] if c["statement"] == statement]
+                if not found:
+                    cells.append("not reached")
+                    failed.append(seed)
+                    continue
+                numbers = ", ".join(f"{k}={_short(v)}" for k, v in found[0]["numbers"].items())
+                cells.append(("" if found[0]["holds"] else "**FALSE** ") + numbers)
+                if not found[0]["holds"]:
+                    failed.append(seed)
+            verdict = "true" if not failed else "FALSE on seed " + ",".join(map(str, failed))
+            false += bool(failed)
+            rows.append(f"| {chapter[:4]} | {statement} | " + " | ".join(cells) + f" | {verdict} |")
+    return "\n".join(rows), false
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", help="chapters to run (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, default=None, help="threads per kernel")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("--json", type=Path, help="also write every run as JSON")
+    args = parser.parse_args(argv)
+    paths = chapter_paths(args.chapters)
+    tasks = [(path, seed, args.threads) for path in paths for seed in args.seeds]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        runs = list(pool.map(_execute, *zip(*tasks, strict=True)))
+    claims_table, false = table(runs, args.seeds)
+    times = ["| chapter | seed | seconds | error |", "|---|---|---|---|"]
+    times += [
+        f"| {r['chapter']} | {r['seed']} | {r['seconds']:.1f} | {r['error'] or ''} |" for r in runs
+    ]
+    threads = args.threads if args.threads is not None else "default"
+    report = (
+        f"## Claims (seeds {args.seeds}, threads: {threads})\n\n{claims_table}\n\n"
+        f"## Execution times\n\n" + "\n".join(times) + "\n"
+    )
+    print(report)
+    failed_runs = [r for r in runs if r["error"]]
+    print(f"{false} claim(s) false on some run; {len(failed_runs)} notebook run(s) failed.")
+    if args.markdown:
+        args.markdown.write_text(report)
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=1))
+    return int(bool(false or failed_runs))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
