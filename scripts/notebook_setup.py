@@ -46,7 +46,7 @@ import nodelib
 device = nodelib.choose_device()  # CUDA if there is one, else Apple's MPS, else the CPU
 # Every random choice below derives from SEED; NODELIB_SEED=k reruns the notebook with seed k.
 SEED = nodelib.seed_everything(default=0)
-print(f"nodelib {{nodelib.__version__}}, torch {{torch.__version__}}, device: {{device}}, seed: {{SEED}}")"""
+print(f"nodelib {{nodelib.__version__}}, torch {{torch.__version__}}, device: {{device}}, seed: {{SEED}}")"""  # noqa: E501
 
 
 def notebook_paths(root: Path = ROOT) -> list[Path]:
