@@ -13,7 +13,8 @@ The public API, by topic (each module's docstring says more):
 - devices and seeds: `choose_device`, `available_devices`, `seed_everything`;
 - models (`nodelib.models`), data sets (`nodelib.data`), training (`nodelib.train`) and
   figures (`nodelib.plotting`) are imported as submodules, and so are the notebook helpers
-  (`nodelib.book`: numbers glued into the chapter text, interactive figures) and the memory
+  (`nodelib.book`: numbers glued into the chapter text, claims checked against them,
+  interactive figures) and the memory
   measurements (`nodelib.profiling`) and the timings of chapter 4 (`nodelib.timing`).
 """
 
@@ -23,6 +24,7 @@ from types import ModuleType
 from nodelib.adjoint import odeint_adjoint
 from nodelib.device import available_devices, choose_device, seed_everything
 from nodelib.errors import (
+    ClaimError,
     ConvergenceError,
     MaxStepsError,
     NodelibError,
@@ -61,6 +63,7 @@ __all__ = [
     "METHODS",
     "TABLEAUS",
     "ButcherTableau",
+    "ClaimError",
     "ConvergenceError",
     "IController",
     "MaxStepsError",

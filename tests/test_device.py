@@ -119,3 +119,26 @@ def test_helpers_are_exported_from_package() -> None:
     assert nodelib.choose_device is choose_device
     assert nodelib.seed_everything is seed_everything
     assert {"choose_device", "seed_everything"} <= set(nodelib.__all__)
+
+
+def test_seed_comes_from_the_environment_when_none_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NODELIB_SEED", raising=False)
+    assert seed_everything(default=5) == 5
+    first = torch.rand(3)
+    monkeypatch.setenv("NODELIB_SEED", "11")
+    assert seed_everything(default=5) == 11  # the variable replaces the notebook's default
+    from_env = torch.rand(3)
+    assert seed_everything(11) == 11  # ... and draws what an explicit seed 11 draws
+    assert torch.equal(torch.rand(3), from_env)
+    assert not torch.equal(first, from_env)
+    assert seed_everything(3) == 3  # an explicit seed is never replaced
+
+
+def test_a_seed_variable_that_is_not_an_integer_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NODELIB_SEED", "one")
+    with pytest.raises(ValueError, match="NODELIB_SEED='one' is not an integer"):
+        seed_everything()
