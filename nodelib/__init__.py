@@ -11,7 +11,8 @@ The public API, by topic (each module's docstring says more):
 - the theory of chapter 2, as submodules: `nodelib.lmm` (multistep formulas by interpolation,
   order, root condition) and `nodelib.stability` (stability functions, regions, intervals);
 - devices and seeds: `choose_device`, `available_devices`, `seed_everything`;
-- models (`nodelib.models`), data sets (`nodelib.data`), training (`nodelib.train`) and
+- models (`nodelib.models`), data sets (`nodelib.data`), training (`nodelib.train`; several
+  seeds at once in `nodelib.ensemble`) and
   figures (`nodelib.plotting`) are imported as submodules, and so are the notebook helpers
   (`nodelib.book`: numbers glued into the chapter text, claims checked against them,
   interactive figures) and the memory
@@ -41,6 +42,7 @@ _SUBMODULES = (
     "autodiff",
     "book",
     "data",
+    "ensemble",
     "lmm",
     "models",
     "plotting",
@@ -77,6 +79,7 @@ __all__ = [
     "book",
     "choose_device",
     "data",
+    "ensemble",
     "lmm",
     "models",
     "odeint",

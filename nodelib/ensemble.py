@@ -15,6 +15,13 @@ from `nodelib.train.fit` with its own seed (up to round-off: a batched matrix pr
 sum in another order than a single one). `fit_ensemble` draws each member's batches the way
 `fit` does (a `RandomSampler` over a generator seeded with the member's seed), so member m
 of an ensemble reproduces ``fit(models[m], ..., seed=seeds[m])``.
+
+`fit_density_ensemble` does the same for density models trained by maximum likelihood on
+samples (as `nodelib.models.flows.fit_density` trains one); `stack_members` and
+`unstack_into` are the two halves both trainers share.
+
+The members must not change their buffers in the forward pass (batch normalisation's running
+statistics, for example): `vmap` cannot batch such in-place updates.
 """
 
 from __future__ import annotations
@@ -25,10 +32,17 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.utils.data import RandomSampler
 
 from nodelib.device import choose_device
 
-__all__ = ["ensemble_forward", "fit_ensemble"]
+__all__ = [
+    "ensemble_forward",
+    "fit_density_ensemble",
+    "fit_ensemble",
+    "stack_members",
+    "unstack_into",
+]
 
 
 def _check_members(models: Sequence[nn.Module]) -> None:
@@ -36,10 +50,44 @@ def _check_members(models: Sequence[nn.Module]) -> None:
         raise ValueError("give at least one model.")
     first = [(n, p.shape) for n, p in models[0].named_parameters()]
     for model in models[1:]:
-        if type(model) is not type(models[0]) or [
-            (n, p.shape) for n, p in model.named_parameters()
-        ] != first:
+        if (
+            type(model) is not type(models[0])
+            or [(n, p.shape) for n, p in model.named_parameters()] != first
+        ):
             raise ValueError("the members must be copies of one architecture (same parameters).")
+
+
+def stack_members(
+    models: Sequence[nn.Module],
+) -> tuple[dict[str, Tensor], dict[str, Tensor], nn.Module]:
+    """The members' parameters and buffers stacked, and a weightless copy of their structure.
+
+    ``functional_call(base, (params_m, buffers_m), args)`` is member m's forward pass; under
+    `torch.func.vmap` over the leading dimension it is all members' at once.
+
+    Args:
+        models: M >= 1 modules of one architecture (same class, parameter names and shapes).
+
+    Returns:
+        ``(params, buffers, base)``: dicts of leaf tensors `(M, ...)` by name, and the
+        structure on the "meta" device.
+
+    Raises:
+        ValueError: no models, or members of different architectures.
+    """
+    _check_members(models)
+    params, buffers = stack_module_state(list(models))
+    return params, buffers, copy.deepcopy(models[0]).to("meta")
+
+
+def unstack_into(
+    models: Sequence[nn.Module], params: dict[str, Tensor], buffers: dict[str, Tensor]
+) -> None:
+    """Write member m's slice of stacked `params` and `buffers` back into ``models[m]``."""
+    with torch.no_grad():
+        for m, model in enumerate(models):
+            for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+                tensor.copy_((params if name in params else buffers)[name][m])
 
 
 def ensemble_forward(models: Sequence[nn.Module], x: Tensor, **kwargs: object) -> Tensor:
@@ -56,9 +104,7 @@ def ensemble_forward(models: Sequence[nn.Module], x: Tensor, **kwargs: object) -
     Raises:
         ValueError: no models, or members of different architectures.
     """
-    _check_members(models)
-    params, buffers = stack_module_state(list(models))
-    base = copy.deepcopy(models[0]).to("meta")  # the structure only; the weights come stacked
+    params, buffers, base = stack_members(models)
 
     def member(p: dict[str, Tensor], b: dict[str, Tensor]) -> Tensor:
         return functional_call(base, (p, b), (x,), kwargs)
@@ -105,7 +151,6 @@ def fit_ensemble(
             than M, epochs or batch_size not a positive int, or inputs and targets of
             different lengths.
     """
-    _check_members(models)
     if len(seeds) != len(models):
         raise ValueError(f"give one seed per model: {len(models)} models, {len(seeds)} seeds.")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -117,8 +162,7 @@ def fit_ensemble(
     device = torch.device(device) if device is not None else choose_device()
     for model in models:
         model.to(device).train()
-    params, buffers = stack_module_state(list(models))  # leaves of shape (M, ...)
-    base = copy.deepcopy(models[0]).to("meta")
+    params, buffers, base = stack_members(models)  # leaves of shape (M, ...)
     x, y, n = x.to(device), y.to(device), len(x)
 
     def member_loss(p: dict[str, Tensor], b: dict[str, Tensor], xb: Tensor, yb: Tensor) -> Tensor:
@@ -126,11 +170,12 @@ def fit_ensemble(
 
     batched_loss = vmap(member_loss)
     optimizer = torch.optim.Adam(params.values(), lr=lr)
-    # fit's RandomSampler draws one torch.randperm per epoch from a generator seeded like this
-    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    # the samplers fit shuffles with: each epoch's order is one pass over a RandomSampler
+    samplers = [RandomSampler(range(n), generator=torch.Generator().manual_seed(int(s)))
+                for s in seeds]  # fmt: skip
     losses = torch.zeros(epochs, len(models), dtype=torch.float64)
     for epoch in range(epochs):
-        order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+        order = torch.tensor([list(sampler) for sampler in samplers], device=device)
         for start in range(0, n, batch_size):
             index = order[:, start : start + batch_size]  # (M, B): each member's own batch
             per_member = batched_loss(params, buffers, x[index], y[index])  # (M,)
@@ -138,9 +183,85 @@ def fit_ensemble(
             per_member.sum().backward()  # member m's parameters get member m's gradient only
             optimizer.step()
             losses[epoch] += per_member.detach().double().cpu() * index.shape[1]
-    with torch.no_grad():
-        for m, model in enumerate(models):
-            for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
-                tensor.copy_((params if name in params else buffers)[name][m])
-            model.eval()
+    unstack_into(models, params, buffers)
+    for model in models:
+        model.eval()
     return losses / n
+
+
+class _TrainingLoss(nn.Module):
+    """`model`'s loss as a forward pass, so that `functional_call` can evaluate it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        from nodelib.models.flows import nll as _flow_nll  # flows need not load with this module
+
+        loss_fn = getattr(self.model, "training_loss", None)
+        return loss_fn(x) if loss_fn is not None else _flow_nll(self.model, x)
+
+
+def fit_density_ensemble(
+    models: Sequence[nn.Module],
+    sampler: Callable[..., Tensor],
+    *,
+    steps: int,
+    batch_size: int,
+    generators: Sequence[torch.Generator],
+    lr: float = 1e-3,
+) -> Tensor:
+    """Train M models of one architecture at once, member m as `fit_density` would train it.
+
+    The members' parameters are stacked (`torch.func.stack_module_state`) and every step
+    evaluates all losses in one call vectorised with `torch.func.vmap`: small flows spend
+    most of their time launching tiny kernels, so M members cost far less than M runs. The
+    minimised sum of the losses gives member m's parameters the gradient of member m's loss
+    only, and Adam acts elementwise, so member m follows the updates of
+    ``fit_density(models[m], sampler, ..., generator=generators[m])`` (up to round-off: a
+    batched product may sum in another order). Models whose loss has data-dependent control
+    flow (an adaptive ODE solver) cannot be vectorised: train those with `fit_density`.
+
+    Args:
+        models: M >= 1 modules of one architecture (same parameter names and shapes), each
+            with its own initial weights; trained in place.
+        sampler: `sampler(n, generator=generator) -> (n, dim)`, as in `fit_density`.
+        steps: the number of optimiser steps.
+        batch_size: samples per step and member.
+        generators: one per member: member m's batches come from `generators[m]`.
+        lr: Adam's learning rate.
+
+    Returns:
+        The loss of every step and member, `(steps, M)` float64.
+
+    Raises:
+        ValueError: no models, members of different architectures, a number of generators
+            other than M, or steps or batch_size not positive.
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be positive, got {steps}, {batch_size}.")
+    if not models or len(generators) != len(models):
+        raise ValueError(
+            f"give M >= 1 models and one generator each, got {len(models)} models "
+            f"and {len(generators)} generators."
+        )
+    wrapped = [_TrainingLoss(m) for m in models]
+    params, buffers, skeleton = stack_members(wrapped)  # leaves (M, ...)
+
+    def member_loss(p: dict[str, Tensor], b: dict[str, Tensor], x: Tensor) -> Tensor:
+        return functional_call(skeleton, (p, b), (x,))
+
+    batched_loss = vmap(member_loss)
+    first = next(iter(params.values()))
+    opt = torch.optim.Adam(params.values(), lr=lr)
+    losses = torch.zeros(steps, len(models), dtype=torch.float64)
+    for step in range(steps):
+        x = torch.stack([sampler(batch_size, generator=g) for g in generators]).to(first)
+        per_member = batched_loss(params, buffers, x)  # (M,)
+        opt.zero_grad(set_to_none=True)
+        per_member.sum().backward()  # member m's parameters get member m's gradient only
+        opt.step()
+        losses[step] = per_member.detach().double().cpu()
+    unstack_into(wrapped, params, buffers)
+    return losses

@@ -6,7 +6,8 @@ outputs and recomputes the rest (Chen et al., 2018, section 2). Two measurements
 
 - `saved_tensor_bytes(fn)`: the bytes autograd saves for the backward pass while `fn` runs
   (counted with ``torch.autograd.graph.saved_tensors_hooks``, each storage once). It is
-  exact, the same on every machine and device, and is the O(L) versus O(1) of the paper.
+  exact and, for a given PyTorch version, the same on every machine and device: the O(L)
+  versus O(1) of the paper.
 - `peak_memory_bytes(fn, device)`: the peak of memory allocated on a CUDA device while `fn`
   runs (forward and backward, everything included). CUDA only: on the CPU, PyTorch keeps
   no such counter, and a process's peak resident size never goes down.

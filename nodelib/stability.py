@@ -96,9 +96,9 @@ def _max_root_modulus(coeffs: np.ndarray) -> np.ndarray:
     companion[..., :, -1] = -monic
     bad = ~np.isfinite(monic).all(-1)
     companion[bad] = 0.0
-    out = np.abs(np.linalg.eigvals(companion)).max(-1)
-    out[bad] = np.inf  # the leading coefficient vanishes: a root at infinity
-    return out
+    # np.where (not item assignment) so that a single z, shape (), works too. Where the
+    # leading coefficient vanishes there is a root at infinity.
+    return np.where(bad, np.inf, np.abs(np.linalg.eigvals(companion)).max(-1))
 
 
 def lmm_amplification(alpha: Sequence[Any], beta: Sequence[Any], z: ArrayLike) -> np.ndarray:

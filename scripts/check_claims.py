@@ -92,6 +92,10 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")  # a "|R|" in a sentence must not split the cell
+
+
 def table(runs: list[dict[str, Any]], seeds: list[int]) -> tuple[str, int]:
     """A Markdown table of every claim by chapter and seed, and the number of false ones."""
     rows = ["| chapter | claim | " + " | ".join(f"seed {s}" for s in seeds) + " | verdict |"]
@@ -118,7 +122,8 @@ def table(runs: list[dict[str, Any]], seeds: list[int]) -> tuple[str, int]:
                     failed.append(seed)
             verdict = "true" if not failed else "FALSE on seed " + ",".join(map(str, failed))
             false += bool(failed)
-            rows.append(f"| {chapter[:4]} | {statement} | " + " | ".join(cells) + f" | {verdict} |")
+            cells = [_escape(statement), *(_escape(cell) for cell in cells)]
+            rows.append(f"| {chapter[:4]} | " + " | ".join(cells) + f" | {verdict} |")
     return "\n".join(rows), false
 
 

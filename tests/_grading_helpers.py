@@ -17,9 +17,10 @@ def solution_namespace(path: Path = SOLUTION) -> dict[str, Any]:
     """Run a notebook's answer cells (tagged question:<id>) and untagged cells, here.
 
     The set-up cell (tagged course-setup), the check cells and the demonstrations (tagged
-    check, uses-solution) are skipped, so this is fast and needs no kernel.
+    check, uses-solution) are skipped, so this is fast and needs no kernel. `SEED` is what
+    the set-up cell defines when ``NODELIB_SEED`` is unset (as in the tests).
     """
-    namespace: dict[str, Any] = {"__name__": "solution_notebook"}
+    namespace: dict[str, Any] = {"__name__": "solution_notebook", "SEED": 0}
     for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "code" and (not tags or any(t.startswith("question:") for t in tags)):

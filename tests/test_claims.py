@@ -71,13 +71,13 @@ def test_the_claim_table_flags_a_claim_false_on_one_seed() -> None:
         {
             "chapter": "ch09_x",
             "seed": seed,
-            "claims": [{"statement": "A beats B.", "holds": seed != 1, "numbers": {"a": 1.0}}],
+            "claims": [{"statement": "|A| beats B.", "holds": seed != 1, "numbers": {"a": 1.0}}],
         }
         for seed in (0, 1, 2)
     ]
     text, false = table(runs, [0, 1, 2])
     assert false == 1
-    assert "| A beats B. |" in text and text.rstrip().endswith("FALSE on seed 1 |")
+    assert "| \\|A\\| beats B. |" in text and text.rstrip().endswith("FALSE on seed 1 |")
 
 
 # --- end to end: a flipped claim of chapter 1 ------------------------------------------------

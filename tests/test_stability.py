@@ -311,3 +311,14 @@ def test_richardson_raises_the_order_of_euler() -> None:
         richardson_extrapolate(euler(2), euler(4), 0)
     with pytest.raises(ValueError, match="ratio"):
         richardson_extrapolate(euler(2), euler(4), 1, ratio=1.0)
+
+
+@pytest.mark.parametrize("name", ["bdf2", "adams_bashforth2", "rk4"])
+def test_amplification_of_one_z_is_the_same_as_in_an_array(name: str) -> None:
+    # The stability explorer of chapter 2 evaluates one point at a time (a 0-d z).
+    amplification = method_amplification(name)
+    zs = np.array([-0.5 + 0.2j, -1000.0 + 0j])
+    for z, expected in zip(zs, amplification(zs), strict=True):
+        assert float(np.asarray(amplification(z))) == pytest.approx(float(expected))
+    alpha, beta = [1.0, -4.0 / 3.0, 1.0 / 3.0][::-1], [2.0 / 3.0, 0.0, 0.0][::-1]
+    assert np.asarray(lmm_amplification(alpha, beta, -0.5)).shape == ()

@@ -13,7 +13,8 @@ has no closed form. Here the radial inverse reduces to a quadratic in the radius
 planar inverse to a monotone scalar equation solved by safeguarded Newton (see
 `PlanarFlow.inverse` for its cost). Affine coupling layers (Dinh, Sohl-Dickstein & Bengio,
 "Density estimation using Real NVP", ICLR 2017) are cheap both ways.
-`fit_density` trains any model with a `training_loss(x)` by maximum likelihood.
+`fit_density` trains any model with a `training_loss(x)` by maximum likelihood
+(`nodelib.ensemble.fit_density_ensemble` trains several, one per seed, in one loop).
 """
 
 from __future__ import annotations

@@ -90,7 +90,9 @@ class AntisymmetricLayer(nn.Module):
     W - Wᵀ is antisymmetric: its eigenvalues are purely imaginary, so the linearised ODE
     y' = (W - Wᵀ - γI) y neither grows nor decays except through the damping γ >= 0.
     Explicit Euler multiplies an eigen-direction by |1 + h(iμ - γ)|, which is > 1 for γ = 0
-    (Euler's stability region touches the imaginary axis only at 0): γ > 0 pulls hλ into it.
+    (Euler's stability region touches the imaginary axis only at 0). A damping γ > 0 moves
+    hλ = h(iμ - γ) into the disc only if it is large enough: (1 - hγ)² + h²μ² <= 1, i.e.
+    γ >= (1 - sqrt(1 - h²μ²)) / h (a little more than hμ²/2) for the largest |μ|.
 
     Args:
         width: the state's dimension.
