@@ -9,8 +9,9 @@ seed, and whether it held on every run::
     python scripts/check_claims.py --seeds 0 1 2 3 4 --threads 1 --jobs 2 ch03 ch06
     python scripts/check_claims.py --seeds 0 1 --markdown report.md --json report.json
 
-Chapters are named by number (``3``), prefix (``ch03``) or path. ``--threads N`` sets
-``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for the kernels (PyTorch reads them at start-up);
+Chapters are named by number (``3``, before ``--seeds``), prefix (``ch03``) or path.
+``--threads N`` sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for the kernels (PyTorch reads
+them at start-up; a notebook that sets its own thread count keeps it);
 ``--jobs`` runs that many notebooks at once (use it with ``--threads 1``). Claims are
 recorded, not enforced, so one false claim does not hide the others; the exit code is 1 when
 a claim is false on some run or a notebook fails, else 0.
@@ -130,12 +131,17 @@ def table(runs: list[dict[str, Any]], seeds: list[int]) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapters to run (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", nargs="+", default=["0", "1", "2", "3", "4"])
     parser.add_argument("--threads", type=int, default=None, help="threads per kernel")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--json", type=Path, help="also write every run as JSON")
     args = parser.parse_args(argv)
+    # "--seeds 0 1 ch03" takes ch03 as a seed: what is not a number is a chapter.
+    args.chapters += [value for value in args.seeds if not value.isdigit()]
+    args.seeds = [int(value) for value in args.seeds if value.isdigit()]
+    if not args.seeds:
+        parser.error("give at least one seed, e.g. --seeds 0 1 2")
     paths = chapter_paths(args.chapters)
     tasks = [(path, seed, args.threads) for path in paths for seed in args.seeds]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:

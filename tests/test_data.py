@@ -25,6 +25,7 @@ from nodelib.data import (
     read_idx,
     sample_2d,
 )
+from nodelib.data.sets import best_threshold_accuracy
 
 # A grid of cell midpoints over [-L, L]^2; the checkerboard's cell edges fall between midpoints.
 _L, _N = 4.0, 400
@@ -208,6 +209,47 @@ def test_circles_geometry() -> None:
     r_half = math.sqrt((1.0 + 1.5**2) / 2)
     assert abs(float((r[y == 1] < r_half).double().mean()) - 0.5) < 0.035
     assert torch.equal(make_circles(50, seed=1)[0], make_circles(50, seed=1)[0])
+
+
+def test_circles_in_one_dimension() -> None:
+    x, y = make_circles(4001, seed=5, dim=1)
+    assert x.shape == (4001, 1) and y.shape == (4001,) and int((y == 0).sum()) == 2000
+    r = x[:, 0].abs()
+    assert (r[y == 0] < 0.5).all()
+    assert ((r[y == 1] > 1.0) & (r[y == 1] < 1.5)).all()
+    # both outer intervals hold about half of class 1 (std of the share ~0.011)
+    assert abs(float((x[y == 1, 0] > 0).double().mean()) - 0.5) < 0.035
+    # the 2-D set is unchanged by the new argument
+    assert torch.equal(make_circles(50, seed=1, dim=2)[0], make_circles(50, seed=1)[0])
+    with pytest.raises(ValueError):
+        make_circles(10, dim=3)
+
+
+def test_best_threshold_accuracy() -> None:
+    # class 1 on both sides of class 0: a threshold gets at most the middle and one side right
+    x = torch.tensor([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0])
+    assert best_threshold_accuracy(x, torch.tensor([1, 1, 0, 0, 1, 1])) == pytest.approx(4 / 6)
+    # separable, in either orientation: perfect
+    assert best_threshold_accuracy(x, torch.tensor([0, 0, 0, 1, 1, 1])) == 1.0
+    assert best_threshold_accuracy(x[:, None], torch.tensor([1, 1, 1, 0, 0, 0])) == 1.0
+    # ties cannot be split: two equal x with different labels cost one point
+    assert best_threshold_accuracy(torch.zeros(2), torch.tensor([0, 1])) == 0.5
+    # brute force over every threshold and orientation on random data
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 20, (60,), generator=gen).float()
+    labels = torch.randint(0, 2, (60,), generator=gen)
+    best = max(
+        float(((x > c) == (labels == 1)).double().mean())
+        for c in torch.cat([x.unique(), torch.tensor([-1.0])])
+    )
+    assert best_threshold_accuracy(x, labels) == pytest.approx(max(best, 1 - best))
+    # the nested intervals: about three quarters
+    xs, ys = make_circles(4000, seed=2, dim=1)
+    assert abs(best_threshold_accuracy(xs, ys) - 0.75) < 0.03
+    with pytest.raises(ValueError):
+        best_threshold_accuracy(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError):
+        best_threshold_accuracy(torch.zeros(3), torch.tensor([0, 1, 2]))
 
 
 def test_two_spirals_geometry() -> None:

@@ -1,4 +1,4 @@
-"""Irregularly sampled spirals, 2-D classification sets and scikit-learn's digits."""
+"""Irregularly sampled spirals, 1-D and 2-D classification sets and scikit-learn's digits."""
 
 from __future__ import annotations
 
@@ -88,37 +88,86 @@ def make_spirals(
 # Classification sets
 
 
-def make_circles(n: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """The concentric-circles set g(x) of Dupont et al. (2019), "Augmented Neural ODEs", Sect. 4.
+def make_circles(n: int, *, seed: int = 0, dim: int = 2) -> tuple[Tensor, Tensor]:
+    """The nested sets g(x) of Dupont et al. (2019), "Augmented Neural ODEs", Sect. 4.
 
-    Label 0: uniform on the disk |x| < 0.5; label 1: uniform on the annulus 1 < |x| < 1.5.
-    A Neural ODE in 2-D is a homeomorphism, so it cannot map this to linearly separable data;
-    an augmented one can. n // 2 points get label 0, the rest label 1, in random order.
+    Label 0: uniform on the ball |x| < 0.5; label 1: uniform on the shell 1 < |x| < 1.5
+    around it. In 2-D (the default) these are a disc and an annulus: a Neural ODE in 2-D is a
+    homeomorphism, so it cannot map them to linearly separable sets; an augmented one can.
+    In 1-D they are the interval (-0.5, 0.5) between the two intervals 1 < |x| < 1.5: a 1-D
+    flow is increasing, so after it a linear classifier is a threshold on x itself and
+    misclassifies about a quarter of the points (see `best_threshold_accuracy`).
+    n // 2 points get label 0, the rest label 1, in random order.
 
     Args:
         n: number of points (>= 2).
         seed: seed of the random draws.
+        dim: 2 (disc and annulus) or 1 (three intervals).
 
     Returns:
-        x of shape (n, 2) float32 and labels of shape (n,) long in {0, 1}.
+        x of shape (n, dim) float32 and labels of shape (n,) long in {0, 1}.
 
     Raises:
-        ValueError: n < 2.
+        ValueError: n < 2, or dim not 1 or 2.
     """
     if n < 2:
         raise ValueError(f"n must be >= 2 (one point per class at least), got {n}")
+    if dim not in (1, 2):
+        raise ValueError(f"dim must be 1 or 2, got {dim!r}")
     g = torch.Generator().manual_seed(seed)
     labels = torch.zeros(n, dtype=torch.long)
     labels[n // 2 :] = 1
     labels = labels[torch.randperm(n, generator=g)]
     u = torch.rand(n, generator=g, dtype=torch.float64)
+    angle = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+    if dim == 1:  # uniform in length on each interval; the side from the angle's half-plane
+        r = torch.where(labels == 0, 0.5 * u, 1.0 + 0.5 * u)
+        return (torch.where(angle < math.pi, r, -r)[:, None]).float(), labels
     # Uniform in area: r^2 uniform between the squared radii.
     r_in = 0.5 * torch.sqrt(u)
     r_out = torch.sqrt(1.0 + u * (1.5**2 - 1.0))
     r = torch.where(labels == 0, r_in, r_out)
-    angle = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
     x = r[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
     return x.float(), labels
+
+
+def best_threshold_accuracy(x: Tensor, labels: Tensor) -> float:
+    """The highest accuracy of a threshold classifier on 1-D data with two classes.
+
+    A threshold classifier predicts one class for x <= c and the other for x > c (either
+    orientation, any c, including "all one class"). Any increasing map x -> phi(x) followed
+    by a linear (affine) classifier is one, so this bounds the accuracy of every plain
+    Neural ODE on R with a linear head: its flow map is increasing (Dupont et al. 2019, §3).
+
+    Args:
+        x: the points, shape (n,) or (n, 1).
+        labels: the classes, shape (n,), values in {0, 1}.
+
+    Returns:
+        The best accuracy, a float in [0.5, 1].
+
+    Raises:
+        ValueError: x is not 1-D data, the lengths differ, or a label is not 0 or 1.
+    """
+    if x.dim() == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.dim() != 1 or labels.shape != x.shape or len(x) == 0:
+        raise ValueError(
+            f"need x (n,) or (n, 1) and labels (n,), got {tuple(x.shape)}, {tuple(labels.shape)}"
+        )
+    if not bool(((labels == 0) | (labels == 1)).all()):
+        raise ValueError("labels must be 0 or 1")
+    order = torch.argsort(x, stable=True)
+    ones = (labels[order] == 1).to(torch.float64)
+    # Cut after k sorted points (k = 0..n): left predicted 0 and right 1, or the reverse.
+    # Ties in x are not split by any threshold, so only cuts between distinct values count.
+    xs = x[order]
+    cuts = torch.cat([torch.tensor([True]), xs[1:] > xs[:-1], torch.tensor([True])])
+    ones_left = torch.cat([ones.new_zeros(1), ones.cumsum(0)])
+    k = torch.arange(len(x) + 1, dtype=torch.float64)
+    correct = (k - ones_left) + (ones.sum() - ones_left)  # zeros on the left, ones on the right
+    best = torch.maximum(correct, len(x) - correct)[cuts].max()
+    return float(best) / len(x)
 
 
 def make_two_spirals(n: int, *, noise: float = 0.0, seed: int = 0) -> tuple[Tensor, Tensor]:
