@@ -5,8 +5,9 @@
   ``checkerboard`` (``two_moons``, ``pinwheel`` and ``swiss_roll`` are samplers only).
 - Noisy spirals observed at irregular times (:func:`make_spirals`), the latent-ODE experiment of
   Chen et al. (2018), "Neural Ordinary Differential Equations", Sect. 5.1.
-- 2-D classification sets: :func:`make_circles` (the ``g(x)`` of Dupont et al. (2019),
-  "Augmented Neural ODEs", Sect. 4, which a plain Neural ODE cannot separate) and
+- Classification sets: :func:`make_circles` (the ``g(x)`` of Dupont et al. (2019),
+  "Augmented Neural ODEs", Sect. 4, in 1 or 2 dimensions, which a plain Neural ODE cannot
+  separate; :func:`best_threshold_accuracy` bounds what it can reach in 1-D) and
   :func:`make_two_spirals`.
 - Images: :func:`load_digits` (scikit-learn's 8x8 digits, shipped with the package) and
   :func:`load_mnist`, which reads the raw IDX files itself (:func:`read_idx`) and downloads them
@@ -24,6 +25,7 @@ from nodelib.data.densities import (
 from nodelib.data.mnist import load_mnist, read_idx
 from nodelib.data.sets import (
     SpiralData,
+    best_threshold_accuracy,
     load_digits,
     make_circles,
     make_spirals,
@@ -34,6 +36,7 @@ __all__ = [
     "DENSITIES_2D",
     "EXACT_DENSITIES_2D",
     "SpiralData",
+    "best_threshold_accuracy",
     "load_digits",
     "load_mnist",
     "log_density_2d",
