@@ -9,7 +9,8 @@ seed, and whether it held on every run::
     python scripts/check_claims.py --seeds 0 1 2 3 4 --threads 1 --jobs 2 ch03 ch06
     python scripts/check_claims.py --seeds 0 1 --markdown report.md --json report.json
 
-Chapters are named by number (``3``, before ``--seeds``), prefix (``ch03``) or path.
+Chapters are named by number (``3``, before ``--seeds``), prefix (``ch03``) or path; a
+path may name any notebook, e.g. ``solutions/ch03_resnets.ipynb``.
 ``--threads N`` sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for the kernels (PyTorch reads
 them at start-up; a notebook that sets its own thread count keeps it);
 ``--jobs`` runs that many notebooks at once (use it with ``--threads 1``). Claims are
@@ -74,7 +75,8 @@ def _execute(path: Path, seed: int, threads: int | None) -> dict[str, Any]:
     except Exception as err:  # a failed notebook is reported, the other runs go on
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}"
     return {
-        "chapter": path.stem,
+        # a lecture by its name; another notebook (a solution) with its folder
+        "chapter": path.stem if path.parent == CHAPTERS else f"{path.parent.name}/{path.stem}",
         "seed": seed,
         "seconds": time.perf_counter() - start,
         "error": error,
@@ -124,7 +126,8 @@ def table(runs: list[dict[str, Any]], seeds: list[int]) -> tuple[str, int]:
             verdict = "true" if not failed else "FALSE on seed " + ",".join(map(str, failed))
             false += bool(failed)
             cells = [_escape(statement), *(_escape(cell) for cell in cells)]
-            rows.append(f"| {chapter[:4]} | " + " | ".join(cells) + f" | {verdict} |")
+            label = chapter.split("_")[0]  # ch03, or solutions/ch03
+            rows.append(f"| {label} | " + " | ".join(cells) + f" | {verdict} |")
     return "\n".join(rows), false
 
 

@@ -19,9 +19,16 @@ from pathlib import Path
 import nbformat
 from _scripts import ROOT
 
-from nodelib.book import glued_values
+from nodelib.book import claims, glued_values
 
-__all__ = ["CACHE", "TIMES", "execute_notebook", "glued_floats", "store_in_book_cache"]
+__all__ = [
+    "CACHE",
+    "TIMES",
+    "assert_claims",
+    "execute_notebook",
+    "glued_floats",
+    "store_in_book_cache",
+]
 
 CACHE = ROOT / "_build" / ".jupyter_cache"
 TIMEOUT = 300  # seconds per cell, as in _config.yml
@@ -85,3 +92,16 @@ def glued_floats(nb: nbformat.NotebookNode) -> dict[str, float]:
         except ValueError:
             continue
     return out
+
+
+def assert_claims(nb: nbformat.NotebookNode, count: int) -> None:
+    """The executed notebook checked exactly `count` distinct claims, and every one held.
+
+    The tests run notebooks with ``NODELIB_CLAIMS=strict``, so a false claim has already
+    failed the execution; the count catches claims lost by an edit (change it on purpose).
+    """
+    found = claims(nb)
+    statements = [c["statement"] for c in found]
+    assert len(statements) == count, statements
+    assert len(set(statements)) == count, "two claims share a sentence"
+    assert all(c["holds"] for c in found), [c for c in found if not c["holds"]]

@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from _notebooks import execute_notebook, glued_floats
-
-from nodelib.book import claims
+from _notebooks import assert_claims, execute_notebook, glued_floats
 
 PATH = "chapters/ch02_runge_kutta_multistep_stability.ipynb"
 N_CLAIMS = 31  # the sentences of the text that the notebook checks with nodelib.book.claim
@@ -25,12 +23,7 @@ def glued() -> dict[str, float]:
 
 
 def test_every_claim_of_the_text_is_checked_and_holds() -> None:
-    # The notebook ran with NODELIB_CLAIMS=strict (conftest), so a false claim already failed
-    # it; here: none was lost (a removed claim must be removed from the count on purpose).
-    found = claims(execute_notebook(PATH))
-    assert len(found) == N_CLAIMS, [c["statement"] for c in found]
-    assert all(c["holds"] for c in found)
-    assert len({c["statement"] for c in found}) == N_CLAIMS
+    assert_claims(execute_notebook(PATH), N_CLAIMS)
 
 
 def test_order_conditions_and_measured_orders(glued: dict[str, float]) -> None:

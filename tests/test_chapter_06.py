@@ -21,7 +21,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
-from _notebooks import execute_notebook, glued_floats
+from _notebooks import assert_claims, execute_notebook, glued_floats
 
 NOTEBOOK = "chapters/ch06_neural_odes.ipynb"
 
@@ -29,6 +29,10 @@ NOTEBOOK = "chapters/ch06_neural_odes.ipynb"
 @pytest.fixture(scope="module")
 def glued() -> dict[str, float]:
     return glued_floats(execute_notebook(NOTEBOOK))
+
+
+def test_every_claim_of_the_text_is_checked_and_holds() -> None:
+    assert_claims(execute_notebook(NOTEBOOK), 19)  # the sentences checked with claim
 
 
 def test_three_seeds(glued: dict[str, float]) -> None:
