@@ -12,23 +12,23 @@
   `claims(nb)` reads every verdict back (``scripts/check_claims.py`` tabulates them).
 - `glue_spread(name, values)` glues the mean, minimum, maximum and standard deviation of a
   result measured over several seeds.
-- `interactive_figure(draw, controls)` shows a figure drawn at the controls' default values
-  as a plain image (what the website shows) and, in a live Jupyter or Colab kernel, the
-  controls (ipywidgets) that redraw that same image in place.
+- `interactive_figure(draw, controls, states=...)` (from `nodelib.interactive`, re-exported
+  here): live controls in a Jupyter or Colab kernel; on the website, controls that step
+  through states drawn when the book is built.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nodelib.errors import ClaimError
+from nodelib.interactive import interactive_figure
 
 __all__ = [
     "CLAIMS_VARIABLE",
@@ -43,11 +43,6 @@ __all__ = [
 
 # myst-nb's prefix for glued values that are not displayed in the cell's output.
 GLUE_PREFIX = "application/papermill.record/"
-
-LIVE_NOTE = (
-    "*Interactive figure:* its controls are live when you run this notebook in Jupyter or "
-    "Colab; this page shows the figure at their default values."
-)
 
 
 def glue(name: str, value: Any, *, display: bool = False) -> None:
@@ -226,58 +221,3 @@ def glue_spread(name: str, values: Sequence[float] | Any) -> dict[str, float]:
     for suffix, value in stats.items():
         glue(f"{name}_{suffix}", value)
     return stats
-
-
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight", dpi=figure.dpi)
-    return buffer.getvalue()
-
-
-def interactive_figure(
-    draw: Callable[..., Any],
-    controls: Mapping[str, Any],
-    *,
-    note: bool = True,
-) -> None:
-    """Show `draw(**defaults)` as an image, with controls that redraw it in place.
-
-    Args:
-        draw: called with one keyword argument per control (its current value); returns a
-            matplotlib Figure. It is closed after each drawing.
-        controls: ipywidgets value widgets by keyword, e.g.
-            ``{"h": FloatSlider(value=0.1, min=0.01, max=0.5), "method": Dropdown(...)}``.
-            Their initial values draw the static figure.
-        note: also show a line saying the controls are live in Jupyter or Colab.
-
-    Raises:
-        TypeError: a control has no ``value`` (not an ipywidgets value widget).
-    """
-    import matplotlib.pyplot as plt
-    from IPython.display import Image, Markdown, display
-
-    for key, widget in controls.items():
-        if not hasattr(widget, "value") or not hasattr(widget, "observe"):
-            raise TypeError(f"control {key!r} must be an ipywidgets value widget, got {widget!r}.")
-
-    def render() -> bytes:
-        figure = draw(**{key: widget.value for key, widget in controls.items()})
-        try:
-            return _png(figure)
-        finally:
-            plt.close(figure)
-
-    if controls:
-        import ipywidgets
-
-        display(ipywidgets.VBox(list(controls.values())))
-    # One image output, updated in place: the website keeps the default drawing.
-    handle = display(Image(data=render(), format="png"), display_id=True)
-
-    def redraw(_change: Any) -> None:
-        handle.update(Image(data=render(), format="png"))
-
-    for widget in controls.values():
-        widget.observe(redraw, names="value")
-    if note and controls:
-        display(Markdown(LIVE_NOTE))

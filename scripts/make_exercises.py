@@ -11,21 +11,26 @@ writes ``exercises/chNN_<topic>.ipynb`` from it::
 The markers in a solution notebook:
 
 - Code: the lines from ``# BEGIN SOLUTION`` to ``# END SOLUTION`` become one line,
-  ``raise NotImplementedError("hint: ...")``, at the marker's indentation; the hint is the
-  text after ``hint:`` on the BEGIN line (without one: "write your solution here"). A
-  region that is not indented raises when its cell runs: the cell gets the tag
-  ``raises-exception``.
+  ``raise NotImplementedError("not implemented yet: open the hints above this cell")``, at
+  the marker's indentation. The BEGIN line carries nothing else: the hints are written in
+  the Markdown cell just above the exercise's cell, as folded MyST dropdowns
+  (``:::{dropdown} Hint 1: the idea``), the idea first and a more specific step next, never
+  a line of the solution (tests/test_hints.py checks both). A region that is not indented
+  raises when its cell runs: the cell gets the tag ``raises-exception``.
 - Markdown: ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` is removed, and
   ``<!-- BEGIN EXERCISE`` ... ``END EXERCISE -->`` (hidden in the solution notebook) is
   shown in the exercise notebook.
 - Cell tags: ``solution`` drops the cell; ``check`` (the check cells) and ``uses-solution``
   (cells that call the reader's functions) get ``raises-exception``, since they raise until
   the exercise is solved (Jupyter Book and ``pytest --nbval-lax`` then accept the error).
+  Every cell tagged ``raises-exception`` also gets ``remove-output``: the book's exercise
+  pages show the task, the stub and the check call, not a traceback or a failing report.
+  (The notebooks are still executed and tested; only the rendered page hides the output.)
 - Labels: both notebooks are pages of the book, and a label must be unique: every MyST
   target ``(sol-...)=`` and ``:label: sol-...`` of the solution notebook, and each use of
   it, becomes ``ex-...`` in the exercise notebook.
 
-Outputs and execution counts are cleared. tests/test_exercise_notebooks.py fails when an
+Outputs and execution counts are cleared. tests/test_grading_notebooks.py fails when an
 exercise notebook differs from what this script writes.
 """
 
@@ -42,12 +47,14 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?:\s+hint:\s*(?P<hint>.*?))?\s*$")
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?P<rest>.*)$")
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
 MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->\n?", re.DOTALL)
 MD_EXERCISE = re.compile(r"<!-- BEGIN EXERCISE\n(.*?)END EXERCISE -->\n?", re.DOTALL)
 LABEL = re.compile(r"^\((sol-[\w-]+)\)=|^:label: (sol-[\w-]+)", re.MULTILINE)
 RAISING_TAGS = ("check", "uses-solution")
+STUB_MESSAGE = "not implemented yet: open the hints above this cell"
+HIDDEN_OUTPUT_TAG = "remove-output"  # Jupyter Book: show the cell, not what it printed
 
 
 def strip_code(source: str, where: str) -> tuple[str, bool]:
@@ -57,7 +64,8 @@ def strip_code(source: str, where: str) -> tuple[str, bool]:
         (new source, whether a region sits at the top level, so the cell raises).
 
     Raises:
-        ValueError: unbalanced or nested markers (where names the cell).
+        ValueError: unbalanced or nested markers, or text after ``# BEGIN SOLUTION`` (an
+            old-style hint, which belongs in the Markdown cell above); where names the cell.
     """
     out: list[str] = []
     inside, top_level = False, False
@@ -66,13 +74,13 @@ def strip_code(source: str, where: str) -> tuple[str, bool]:
         if begin:
             if inside:
                 raise ValueError(f"{where}: nested # BEGIN SOLUTION")
+            if begin.group("rest").strip():
+                raise ValueError(
+                    f"{where}: text after # BEGIN SOLUTION ({begin.group('rest').strip()!r}): "
+                    "write hints as dropdowns in the Markdown cell above the exercise"
+                )
             inside = True
-            hint = (
-                f"hint: {begin.group('hint')}"
-                if begin.group("hint")
-                else "write your solution here"
-            )
-            out.append(f"{begin.group('indent')}raise NotImplementedError({hint!r})")
+            out.append(f'{begin.group("indent")}raise NotImplementedError("{STUB_MESSAGE}")')
             top_level = top_level or begin.group("indent") == ""
         elif END.match(line):
             if not inside:
@@ -117,6 +125,8 @@ def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nb
             cell.outputs, cell.execution_count = [], None
             if (raises or any(t in tags for t in RAISING_TAGS)) and "raises-exception" not in tags:
                 tags.append("raises-exception")
+            if "raises-exception" in tags and HIDDEN_OUTPUT_TAG not in tags:
+                tags.append(HIDDEN_OUTPUT_TAG)
         elif cell.cell_type == "markdown":
             cell.source = strip_markdown(cell.source, labels)
         if tags:

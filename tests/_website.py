@@ -187,6 +187,25 @@ async () => {
           cell.querySelector('.cell_output').innerText : '',
     };
   });
+  // Code cells a reader sees (cells removed or folded by tags are not in the page or hidden):
+  // their number of lines and whether their box scrolls sideways.
+  const codeCells = Array.from(document.querySelectorAll('.cell_input pre'))
+      .filter(pre => pre.offsetParent !== null).map(pre => ({
+    lines: pre.innerText.replace(/\n$/, '').split('\n').length,
+    scrolls: pre.scrollWidth > pre.clientWidth + 1,
+    first: pre.innerText.split('\n')[0].slice(0, 80),
+    widest: Math.max(...pre.innerText.split('\n').map(l => l.length)),
+  }));
+  // What the cells print: an exercise page must show no traceback or failing report.
+  const outputText = Array.from(document.querySelectorAll('.cell_output'))
+      .map(o => o.innerText).join('\n');
+  // Interactive figures stepped through precomputed states (nodelib.interactive).
+  const steppers = Array.from(document.querySelectorAll('[data-nodelib-stepper]')).map(s => ({
+    frames: s.querySelectorAll('img[data-state]').length,
+    shown: Array.from(s.querySelectorAll('img[data-state]')).filter(i => !i.hidden).length,
+    controls: s.querySelectorAll('[data-control]').length,
+    note: (s.closest('.cell_output') || s.parentElement).innerText,
+  }));
   // sphinx-exercise's solutions, dropdown or not: every one must start hidden.
   const solutions = Array.from(document.querySelectorAll('div.solution.admonition')).map(
       s => s.id);
@@ -200,7 +219,7 @@ async () => {
     mathErrors: Array.from(document.querySelectorAll('mjx-merror'))
                      .map(e => e.getAttribute('data-mjx-error') || e.innerText),
     mathjaxLoaded: !!(window.MathJax && MathJax.version),
-    images, links, widgets, solutions,
+    images, links, widgets, solutions, codeCells, outputText, steppers,
   };
 }
 """

@@ -26,6 +26,9 @@ from torch import Tensor
 # reader's NODELIB_SEED does not change the stored outputs the tests compare.
 os.environ["NODELIB_CLAIMS"] = "strict"
 os.environ.pop("NODELIB_SEED", None)
+# Interactive figures are drawn as the website shows them (precomputed states), as in the
+# build (_ext/static_figures.py), so the notebooks executed here serve the book's cache.
+os.environ["NODELIB_STATIC_FIGURES"] = "1"
 
 # ---------------------------------------------------------------------------------------------
 # GPU marker

@@ -87,8 +87,11 @@ def test_nfe_grows_as_the_tolerance_shrinks(glued: dict[str, float]) -> None:
     assert glued["tol_acc_change_max"] < 3
     for k in range(5):
         assert glued[f"tol_acc_{k}_min"] > 0.7
-    # Evaluating at the training tolerance reproduces the training run's accuracy (float32).
-    assert glued["tol_acc_2_mean"] == pytest.approx(glued["sup_acc_odenet_mean"], abs=1e-6)
+    # Evaluating at the training tolerance gives the training run's accuracy up to one test
+    # image (of 450) per seed: fit scores in batches of 64, the sweep the whole test set at
+    # once, and dopri5 chooses one step size per batch, so a borderline image can flip (seen
+    # on seed 2 on one machine and not on another).
+    assert glued["tol_acc_2_mean"] == pytest.approx(glued["sup_acc_odenet_mean"], abs=1 / 450)
 
 
 def test_backward_nfe_against_forward(glued: dict[str, float]) -> None:

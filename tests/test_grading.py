@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 import torch
 from _grading_helpers import solution_namespace
@@ -23,6 +24,7 @@ from _grading_helpers import solution_namespace
 from nodelib.analysis import picard_iteration
 from nodelib.grading import ChecksFailed, chapter_questions, check, get_question, grade
 from nodelib.grading.core import RECORD_ENV, CheckFailed, Question, Test, grade_namespace
+from nodelib.grading.notebook import CellRun, _question_tags
 from nodelib.grading.runner import choose_backend, run_limited
 
 BACKENDS = ["signal", "thread"] + (["fork"] if sys.platform.startswith("linux") else [])
@@ -52,23 +54,62 @@ def test_grade_namespace_grades_every_question_and_records(
     assert [r.passed for r in results] == [True] * 6 + [False]
     assert "picard_iteration is not defined" in results[-1].feedback
     lines = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [(d["source"], d["question"], d["points"]) for d in lines][-1] == ("final", "1.7", 0)
+    assert [(d["source"], d["question"], d["points"]) for d in lines][-1] == ("final", "C1.7", 0)
 
 
 def _not_implemented(*args: object) -> None:
-    raise NotImplementedError("hint: follow the slope")
+    raise NotImplementedError("not implemented yet: open the hints above this cell")
 
 
-def test_unimplemented_answer_fails_with_its_hint_and_skips_the_rest() -> None:
-    result = grade("1.1", _not_implemented)
-    assert not result.passed and result.points == 0
-    assert "not implemented yet (hint: follow the slope)" in result.tests[0].feedback
+def _helper_not_implemented(f: Any, t: Any, y: Any, h: float) -> Any:
+    return _not_implemented()
+
+
+def test_unimplemented_answer_points_to_the_hints_and_skips_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = grade("C1.1", _not_implemented)
+    assert not result.passed and result.points == 0 and result.not_implemented
+    assert (
+        result.feedback
+        == result.tests[0].feedback
+        == (
+            "_not_implemented is not implemented yet: write it in place of the line that raises "
+            "NotImplementedError; if you are stuck, open the hints in the Markdown cell just above "
+            "that cell."
+        )
+    )
     assert [t.status for t in result.tests[1:]] == ["not run"] * (len(result.tests) - 1)
+    # The function whose stub raised is named, even when it is a helper of the graded one.
+    assert grade("C1.1", _helper_not_implemented).feedback.startswith("_not_implemented is")
+    # check prints two lines: the question, and where to start; no list of tests, no [FAIL].
+    with pytest.raises(ChecksFailed, match="is not implemented yet"):
+        check("C1.1", _not_implemented)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == (
+        "Question C1.1, euler_step (one explicit Euler step): not implemented yet, 0/2 points."
+    )
+    assert len(out) == 2 and "hints" in out[1] and "[FAIL]" not in "".join(out)
+
+
+def test_old_question_ids_are_read_with_the_c_prefix(solutions: dict[str, Any]) -> None:
+    """Notebooks saved before the renumbering call check("1.5", ...): still graded."""
+    assert get_question("1.5") is get_question("C1.5") is get_question("c1.5")
+    assert get_question(" 1.5 ").id == "C1.5"
+    assert grade("1.5", solutions["empirical_order"]).question == "C1.5"
+    assert [q.id for q in chapter_questions("C2.3")] == [f"C2.{i}" for i in range(1, 9)]
+    assert chapter_questions("1.1") == chapter_questions("ch01") == chapter_questions(1)
+    # The command line reads the tags of old notebooks (question:1.3) the same way.
+    cell = nbformat.v4.new_code_cell("", metadata={"tags": ["question:1.3", "check"]})
+    assert _question_tags(cell) == ["C1.3"]
+    run = CellRun(4, "error", "NotImplementedError", "not implemented yet: open the hints")
+    assert run.describe("def f():").startswith("Cell 5 ('def f():') stops at NotImplementedError")
+    assert "hints in the Markdown cell just above" in run.describe("x")
 
 
 def test_value_question_rejects_a_function_and_function_question_a_value() -> None:
-    assert "should be a function" in grade("1.1", 3.0).feedback
-    assert "should be a dict" in grade("1.6", _not_implemented).tests[0].feedback
+    assert "should be a function" in grade("C1.1", 3.0).feedback
+    assert "should be a dict" in grade("C1.6", _not_implemented).tests[0].feedback
 
 
 # --- time limits ----------------------------------------------------------------------------
@@ -99,7 +140,7 @@ def test_check_stops_a_hanging_answer_and_reports_it(capsys: pytest.CaptureFixtu
 
     start = time.monotonic()
     with pytest.raises(ChecksFailed):
-        check("1.1", euler_step, timeout=0.5)
+        check("C1.1", euler_step, timeout=0.5)
     assert time.monotonic() - start < 5
     out = capsys.readouterr().out
     assert "[TIMEOUT]" in out and "stopped after 0.5 s" in out
@@ -114,7 +155,7 @@ def test_the_readers_traceback_is_shown_not_the_graders(backend: str) -> None:
     def euler_step(f, t, y, h):
         return helper(y)
 
-    result = grade("1.1", euler_step, backend=backend)
+    result = grade("C1.1", euler_step, backend=backend)
     feedback = result.tests[0].feedback
     assert result.tests[0].status == "error"
     assert feedback.startswith("your code raised IndexError: list index out of range")
@@ -161,10 +202,10 @@ def test_auto_backend_avoids_fork_for_cuda() -> None:
 def test_check_prints_each_test_and_returns_when_all_pass(
     solutions: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert check("1.5", solutions["empirical_order"]) is None
+    assert check("C1.5", solutions["empirical_order"]) is None
     out = capsys.readouterr().out
     assert (
-        out.startswith("Question 1.5, empirical_order") and "[pass]" in out and "2/2 points" in out
+        out.startswith("Question C1.5, empirical_order") and "[pass]" in out and "2/2 points" in out
     )
 
 
@@ -172,7 +213,7 @@ def test_check_raises_with_a_one_line_notebook_rendering(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(ChecksFailed) as info:
-        check("1.5", lambda hs, errors: 1.0)
+        check("C1.5", lambda hs, errors: 1.0)
     assert "[FAIL]" in capsys.readouterr().out
     assert info.value._render_traceback_() == [f"ChecksFailed: {info.value}"]
 
@@ -181,20 +222,20 @@ def test_check_looks_the_answer_up_by_name_in_the_callers_globals(
     solutions: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     namespace = {"check": check, "picard_iteration": solutions["picard_iteration"]}
-    exec("check('1.7')", namespace)
+    exec("check('C1.7')", namespace)
     assert "passed" in capsys.readouterr().out
     with pytest.raises(ChecksFailed):
-        exec("check('1.1')", {"check": check})
+        exec("check('C1.1')", {"check": check})
     assert "euler_step is not defined yet" in capsys.readouterr().out
 
 
 def test_check_rejects_unknown_questions_and_extra_answers() -> None:
-    with pytest.raises(ValueError, match=r"1\.1 \(euler_step\)"):
-        check("1.99", len)
+    with pytest.raises(ValueError, match=r"C1\.1 \(euler_step\)"):
+        check("C1.99", len)
     with pytest.raises(ValueError, match="no graded questions"):
         check("7.1", len)
     with pytest.raises(TypeError, match="grades one object"):
-        check("1.1", len, len)
+        check("C1.1", len, len)
 
 
 @pytest.mark.gpu

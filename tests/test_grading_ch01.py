@@ -79,45 +79,45 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
         return newton(lambda Y: Y - y - h * f(t, y) - theta * h * f(t + h, Y), y)
 
     return {
-        "1.1/missing factor h": lambda f, t, y, h: y + f(t, y),
-        "1.1/sign error": lambda f, t, y, h: y - h * f(t, y),
-        "1.1/slope at t + h": lambda f, t, y, h: y + h * f(t + h, y),
-        "1.1/changes y in place": lambda f, t, y, h: y.add_(h * f(t, y)),
-        "1.1/returns NumPy": lambda f, t, y, h: (y + h * f(t, y)).numpy(),
-        "1.1/wrong dtype": lambda f, t, y, h: (y + h * f(t, y)).float(),
-        "1.2/no y0 row (off by one)": lambda f, y0, t: _euler_rows(f, y0, t, skip_first=True),
-        "1.2/one step too few": lambda f, y0, t: _euler_rows(f, y0, t, steps=len(t) - 2),
-        "1.2/rows shifted by one step": lambda f, y0, t: _euler_rows(
+        "C1.1/missing factor h": lambda f, t, y, h: y + f(t, y),
+        "C1.1/sign error": lambda f, t, y, h: y - h * f(t, y),
+        "C1.1/slope at t + h": lambda f, t, y, h: y + h * f(t + h, y),
+        "C1.1/changes y in place": lambda f, t, y, h: y.add_(h * f(t, y)),
+        "C1.1/returns NumPy": lambda f, t, y, h: (y + h * f(t, y)).numpy(),
+        "C1.1/wrong dtype": lambda f, t, y, h: (y + h * f(t, y)).float(),
+        "C1.2/no y0 row (off by one)": lambda f, y0, t: _euler_rows(f, y0, t, skip_first=True),
+        "C1.2/one step too few": lambda f, y0, t: _euler_rows(f, y0, t, steps=len(t) - 2),
+        "C1.2/rows shifted by one step": lambda f, y0, t: _euler_rows(
             f, y0, t, skip_first=True, steps=len(t)
         ),
-        "1.2/final state only": lambda f, y0, t: _euler_rows(f, y0, t)[-1],
-        "1.2/uniform h": lambda f, y0, t: _euler_rows(f, y0, t, uniform=True),
-        "1.3/explicit Euler": lambda f, t, y, h: y + h * f(t, y),
-        "1.3/one Newton iteration": lambda f, t, y, h: be_step(f, t, y, h, max_iter=1),
-        "1.3/new slope at the old time": lambda f, t, y, h: newton(
+        "C1.2/final state only": lambda f, y0, t: _euler_rows(f, y0, t)[-1],
+        "C1.2/uniform h": lambda f, y0, t: _euler_rows(f, y0, t, uniform=True),
+        "C1.3/explicit Euler": lambda f, t, y, h: y + h * f(t, y),
+        "C1.3/one Newton iteration": lambda f, t, y, h: be_step(f, t, y, h, max_iter=1),
+        "C1.3/new slope at the old time": lambda f, t, y, h: newton(
             lambda Y: Y - y - h * f(t, Y), y
         ),
-        "1.3/sign error": lambda f, t, y, h: newton(lambda Y: Y - y + h * f(t + h, Y), y),
-        "1.4/swapped weights": lambda f, t, y, h, th: theta_step(f, t, y, h, 1 - th),
-        "1.4/backward Euler for every θ": lambda f, t, y, h, th: be_step(f, t, y, h),
-        "1.4/missing factor (1 - θ)": theta_without_weight,
-        "1.5/first and last points only": lambda hs, es: (
+        "C1.3/sign error": lambda f, t, y, h: newton(lambda Y: Y - y + h * f(t + h, Y), y),
+        "C1.4/swapped weights": lambda f, t, y, h, th: theta_step(f, t, y, h, 1 - th),
+        "C1.4/backward Euler for every θ": lambda f, t, y, h, th: be_step(f, t, y, h),
+        "C1.4/missing factor (1 - θ)": theta_without_weight,
+        "C1.5/first and last points only": lambda hs, es: (
             math.log(es[-1] / es[0]) / math.log(hs[-1] / hs[0])
         ),
-        "1.5/sign error": lambda hs, es: -order(hs, es),
-        "1.5/log of the errors only": lambda hs, es: _least_squares(
+        "C1.5/sign error": lambda hs, es: -order(hs, es),
+        "C1.5/log of the errors only": lambda hs, es: _least_squares(
             [float(h) for h in hs], [math.log(e) for e in es]
         ),
-        "1.5/returns two numbers": lambda hs, es: torch.tensor([1.0, 2.0]),
-        "1.6/order 1 everywhere": dict.fromkeys((0.0, 0.25, 0.5, 0.75, 1.0), 1.0),
-        "1.6/a list, not a dict": [1.0, 1.0, 2.0, 1.0, 1.0],
-        "1.6/keys missing": {0.0: 1.0, 0.5: 2.0, 1.0: 1.0},
-        "1.7/n_iter iterates (off by one)": lambda f, t, y0, n: picard(f, t, y0, n)[1:],
-        "1.7/left-endpoint rule": _picard_left,
-        "1.7/no y0": lambda f, t, y0, n: [
+        "C1.5/returns two numbers": lambda hs, es: torch.tensor([1.0, 2.0]),
+        "C1.6/order 1 everywhere": dict.fromkeys((0.0, 0.25, 0.5, 0.75, 1.0), 1.0),
+        "C1.6/a list, not a dict": [1.0, 1.0, 2.0, 1.0, 1.0],
+        "C1.6/keys missing": {0.0: 1.0, 0.5: 2.0, 1.0: 1.0},
+        "C1.7/n_iter iterates (off by one)": lambda f, t, y0, n: picard(f, t, y0, n)[1:],
+        "C1.7/left-endpoint rule": _picard_left,
+        "C1.7/no y0": lambda f, t, y0, n: [
             p - y0 if k else p for k, p in enumerate(picard(f, t, y0, n))
         ],
-        "1.7/final times only (wrong shape)": lambda f, t, y0, n: [
+        "C1.7/final times only (wrong shape)": lambda f, t, y0, n: [
             p[-1] for p in picard(f, t, y0, n)
         ],
     }
@@ -125,35 +125,35 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
 
 # The phrase the feedback on each wrong answer must contain.
 EXPECTED = {
-    "1.1/missing factor h": "did you multiply by h?",
-    "1.1/sign error": "check the sign",
-    "1.1/slope at t + h": "at the start of the step",
-    "1.1/changes y in place": "in place",
-    "1.1/returns NumPy": "should be a torch.Tensor",
-    "1.1/wrong dtype": "keep the input's dtype",
-    "1.2/no y0 row (off by one)": "one row short",
-    "1.2/one step too few": "one row short",
-    "1.2/rows shifted by one step": "shifted by one step",
-    "1.2/final state only": "not the final state",
-    "1.2/uniform h": "The grid is not uniform",
-    "1.3/explicit Euler": "That is explicit Euler",
-    "1.3/one Newton iteration": "Newton's iteration stopped too early",
-    "1.3/new slope at the old time": "the new slope belongs to the new time",
-    "1.3/sign error": "Check the sign",
-    "1.4/swapped weights": "You swapped the weights",
-    "1.4/backward Euler for every θ": "whatever θ is",
-    "1.4/missing factor (1 - θ)": "the equation you solve is not the method's",
-    "1.5/first and last points only": "only the first and last points",
-    "1.5/sign error": "wrong sign",
-    "1.5/log of the errors only": "logarithm of h too",
-    "1.5/returns two numbers": "should be a number",
-    "1.6/order 1 everywhere": "for θ = 0.5",
-    "1.6/a list, not a dict": "should be a dict",
-    "1.6/keys missing": "missing",
-    "1.7/n_iter iterates (off by one)": "return n_iter + 1",
-    "1.7/left-endpoint rule": "left-endpoint (rectangle) rule",
-    "1.7/no y0": "Every iterate starts at y0",
-    "1.7/final times only (wrong shape)": "has shape",
+    "C1.1/missing factor h": "did you multiply by h?",
+    "C1.1/sign error": "check the sign",
+    "C1.1/slope at t + h": "at the start of the step",
+    "C1.1/changes y in place": "in place",
+    "C1.1/returns NumPy": "should be a torch.Tensor",
+    "C1.1/wrong dtype": "keep the input's dtype",
+    "C1.2/no y0 row (off by one)": "one row short",
+    "C1.2/one step too few": "one row short",
+    "C1.2/rows shifted by one step": "shifted by one step",
+    "C1.2/final state only": "not the final state",
+    "C1.2/uniform h": "The grid is not uniform",
+    "C1.3/explicit Euler": "That is explicit Euler",
+    "C1.3/one Newton iteration": "Newton's iteration stopped too early",
+    "C1.3/new slope at the old time": "the new slope belongs to the new time",
+    "C1.3/sign error": "Check the sign",
+    "C1.4/swapped weights": "You swapped the weights",
+    "C1.4/backward Euler for every θ": "whatever θ is",
+    "C1.4/missing factor (1 - θ)": "the equation you solve is not the method's",
+    "C1.5/first and last points only": "only the first and last points",
+    "C1.5/sign error": "wrong sign",
+    "C1.5/log of the errors only": "logarithm of h too",
+    "C1.5/returns two numbers": "should be a number",
+    "C1.6/order 1 everywhere": "for θ = 0.5",
+    "C1.6/a list, not a dict": "should be a dict",
+    "C1.6/keys missing": "missing",
+    "C1.7/n_iter iterates (off by one)": "return n_iter + 1",
+    "C1.7/left-endpoint rule": "left-endpoint (rectangle) rule",
+    "C1.7/no y0": "Every iterate starts at y0",
+    "C1.7/final times only (wrong shape)": "has shape",
 }
 
 
@@ -169,7 +169,7 @@ def test_every_question_has_a_wrong_answer_that_fails(ns: Namespace) -> None:
 
 
 def test_the_order_test_names_the_missing_factor_h(ns: Namespace) -> None:
-    result = grade("1.1", lambda f, t, y, h: y + f(t, y))
+    result = grade("C1.1", lambda f, t, y, h: y + f(t, y))
     order = result.tests[-1]
     assert order.description == "the global error shrinks like h^1"
     assert order.feedback.startswith("the global error of your Euler method shrinks like h^")

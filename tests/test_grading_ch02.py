@@ -86,28 +86,28 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
         return r <= 1, h * min(10.0 if r <= 1 else 1.0, max(0.2, factor))
 
     return {
-        "2.1/stages all at time t": rk_no_c,
-        "2.1/equal weights": rk_equal_weights,
-        "2.2/stops at order 3": order_up_to_3,
-        "2.2/forgets a fourth-order tree": order_without_tree_1_24,
-        "2.3/Euler start": ab2_euler_start,
-        "2.3/swapped coefficients": ab2_swapped,
-        "2.4/strict inequality": roots_strict,
-        "2.4/multiplicity ignored": roots_ignore_multiplicity,
-        "2.4/coefficients not reversed": roots_not_reversed,
-        "2.5/forgets the factor z": stab_missing_z,
-        "2.5/explicit part only": stab_explicit_only,
-        "2.6/strict inequality reversed": lambda A, b, z: stab(A, b, z).abs() > 1,
-        "2.6/returns R itself": lambda A, b, z: stab(A, b, z),
-        "2.7/propagates the embedded solution": lambda f, t, y, h, A, b, bh, c: embedded(
+        "C2.1/stages all at time t": rk_no_c,
+        "C2.1/equal weights": rk_equal_weights,
+        "C2.2/stops at order 3": order_up_to_3,
+        "C2.2/forgets a fourth-order tree": order_without_tree_1_24,
+        "C2.3/Euler start": ab2_euler_start,
+        "C2.3/swapped coefficients": ab2_swapped,
+        "C2.4/strict inequality": roots_strict,
+        "C2.4/multiplicity ignored": roots_ignore_multiplicity,
+        "C2.4/coefficients not reversed": roots_not_reversed,
+        "C2.5/forgets the factor z": stab_missing_z,
+        "C2.5/explicit part only": stab_explicit_only,
+        "C2.6/strict inequality reversed": lambda A, b, z: stab(A, b, z).abs() > 1,
+        "C2.6/returns R itself": lambda A, b, z: stab(A, b, z),
+        "C2.7/propagates the embedded solution": lambda f, t, y, h, A, b, bh, c: embedded(
             f, t, y, h, A, bh, b, c
         ),
-        "2.7/error without h": lambda f, t, y, h, A, b, bh, c: (
+        "C2.7/error without h": lambda f, t, y, h, A, b, bh, c: (
             embedded(f, t, y, h, A, b, bh, c)[0],
             embedded(f, t, y, h, A, b, bh, c)[1] / h,
         ),
-        "2.8/max norm": max_norm,
-        "2.8/no safety factor": lambda e, y, yn, h, rtol, atol, k: (
+        "C2.8/max norm": max_norm,
+        "C2.8/no safety factor": lambda e, y, yn, h, rtol, atol, k: (
             propose(e, y, yn, h, rtol, atol, k)[0],
             propose(e, y, yn, h, rtol, atol, k)[1] / 0.9
             if propose(e, y, yn, h, rtol, atol, k)[1] < 9.9 * h
@@ -117,23 +117,23 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
 
 
 EXPECTED = {
-    "2.1/stages all at time t": "stage i is at t + c_i·h",
-    "2.1/equal weights": "weight them by b",
-    "2.2/stops at order 3": "expected 4",
-    "2.2/forgets a fourth-order tree": "order conditions of order 4 fail",
-    "2.3/Euler start": "take it with RK4",
-    "2.3/swapped coefficients": "3/2 f_n - 1/2 f_{n-1}",
-    "2.4/strict inequality": "must be simple",
-    "2.4/multiplicity ignored": "the answer is False",
-    "2.4/coefficients not reversed": "the roots of ρ are",
-    "2.5/forgets the factor z": "1 + z bᵀx",
-    "2.5/explicit part only": "gauss_legendre2",
-    "2.6/strict inequality reversed": "when |R(z)| <= 1",
-    "2.6/returns R itself": "bool tensor",
-    "2.7/propagates the embedded solution": "You returned the embedded (lower-order) solution",
-    "2.7/error without h": "Multiply by h",
-    "2.8/max norm": "root mean square",
-    "2.8/no safety factor": "0.9·ratio^(-1/k)",
+    "C2.1/stages all at time t": "stage i is at t + c_i·h",
+    "C2.1/equal weights": "weight them by b",
+    "C2.2/stops at order 3": "expected 4",
+    "C2.2/forgets a fourth-order tree": "order conditions of order 4 fail",
+    "C2.3/Euler start": "take it with RK4",
+    "C2.3/swapped coefficients": "3/2 f_n - 1/2 f_{n-1}",
+    "C2.4/strict inequality": "must be simple",
+    "C2.4/multiplicity ignored": "the answer is False",
+    "C2.4/coefficients not reversed": "the roots of ρ are",
+    "C2.5/forgets the factor z": "1 + z bᵀx",
+    "C2.5/explicit part only": "gauss_legendre2",
+    "C2.6/strict inequality reversed": "when |R(z)| <= 1",
+    "C2.6/returns R itself": "bool tensor",
+    "C2.7/propagates the embedded solution": "You returned the embedded (lower-order) solution",
+    "C2.7/error without h": "Multiply by h",
+    "C2.8/max norm": "root mean square",
+    "C2.8/no safety factor": "0.9·r^(-1/k)",
 }
 
 

@@ -63,14 +63,14 @@ def _block_class(forward: Any, *, name: str = "linear", extra_parameter: bool = 
     ids=["no-shortcut", "no-h", "tanh-after-sum", "h-inside", "relu", "in-place"],
 )
 def test_residual_block_mistakes(forward: Any, phrase: str) -> None:
-    assert phrase in wrong_answer_feedback("3.1", _block_class(forward))
+    assert phrase in wrong_answer_feedback("C3.1", _block_class(forward))
 
 
 def test_residual_block_structure_mistakes() -> None:
     good = lambda s, y: y + s.h * torch.tanh(getattr(s, "lin", getattr(s, "linear", None))(y))  # noqa: E731
-    assert "self.linear" in wrong_answer_feedback("3.1", _block_class(good, name="lin"))
+    assert "the attribute linear" in wrong_answer_feedback("C3.1", _block_class(good, name="lin"))
     assert "parameters have shapes" in wrong_answer_feedback(
-        "3.1", _block_class(good, extra_parameter=True)
+        "C3.1", _block_class(good, extra_parameter=True)
     )
 
     class NoH(nn.Module):
@@ -78,7 +78,7 @@ def test_residual_block_structure_mistakes() -> None:
             super().__init__()
             self.linear = nn.Linear(width, width)
 
-    assert "keyword h" in wrong_answer_feedback("3.1", NoH)
+    assert "keyword h" in wrong_answer_feedback("C3.1", NoH)
 
 
 def _trained(model: nn.Module, epochs: int = 15) -> nn.Module:
@@ -94,14 +94,14 @@ def _trained(model: nn.Module, epochs: int = 15) -> nn.Module:
 def test_my_resnet_mistakes() -> None:
     torch.manual_seed(0)
     plain = _trained(LayerNet(64, 10, width=32, depth=4, residual=False), epochs=10)
-    assert "found 0 residual block(s)" in wrong_answer_feedback("3.2", plain)
+    assert "found 0 residual block(s)" in wrong_answer_feedback("C3.2", plain)
     torch.manual_seed(0)
     untrained = LayerNet(64, 10, width=32, depth=6, h=0.5)
-    assert "held-out digits correctly" in wrong_answer_feedback("3.2", untrained)
+    assert "held-out digits correctly" in wrong_answer_feedback("C3.2", untrained)
     torch.manual_seed(0)
     wrong_head = LayerNet(64, 5, width=8, depth=4, h=0.5)
-    assert "expected logits of shape" in wrong_answer_feedback("3.2", wrong_head)
-    assert "trained nn.Module" in wrong_answer_feedback("3.2", [1, 2, 3])
+    assert "expected logits of shape" in wrong_answer_feedback("C3.2", wrong_head)
+    assert "trained nn.Module" in wrong_answer_feedback("C3.2", [1, 2, 3])
 
 
 def test_residual_blocks_are_counted_once_each() -> None:
@@ -144,7 +144,7 @@ def test_add_identity_layer_mistakes() -> None:
     def appended(model: LayerNet, index: int) -> LayerNet:
         return _insert(model, len(model.layers), _zero(copy.deepcopy(model.layers[0])))
 
-    assert "changed the network it was given" in wrong_answer_feedback("3.3", in_place)
+    assert "changed the network it was given" in wrong_answer_feedback("C3.3", in_place)
     for wrong in (random_layer, with_bias, plain):
-        assert "changes the output by" in wrong_answer_feedback("3.3", wrong)
-    assert "before layer `index`" in wrong_answer_feedback("3.3", appended)
+        assert "changes the output by" in wrong_answer_feedback("C3.3", wrong)
+    assert "before layer `index`" in wrong_answer_feedback("C3.3", appended)

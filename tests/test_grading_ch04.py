@@ -69,52 +69,52 @@ def _coupling_inverse(x, mask, ss, *, order_ok=True, sign=-1.0, logdet_sign=-1.0
 
 
 WRONG: dict[str, Any] = {
-    "4.1/no log-determinant": lambda x, A, b: _affine(x, A, b, sign=0.0),
-    "4.1/log-determinant added": lambda x, A, b: _affine(x, A, b, sign=1.0),
-    "4.1/map applied to x": lambda x, A, b: _affine(x, A, b, forward=True),
-    "4.1/shift forgotten": lambda x, A, b: _affine(x, A, b, shift=False),
-    "4.1/log det without abs": lambda x, A, b: _affine(x, A, b, det_abs=False),
-    "4.1/a number, not a tensor": lambda x, A, b: float(_affine(x, A, b).sum()),
-    "4.2/tanh for tanh'": lambda z, u, w, b: _planar(z, u, w, b, derivative=False),
-    "4.2/b forgotten": lambda z, u, w, b: _planar(z, u, w, b, with_b=False),
-    "4.2/the 1 missing": lambda z, u, w, b: _planar(z, u, w, b, one=False),
-    "4.2/determinant, not its log": lambda z, u, w, b: _planar(z, u, w, b, log=False),
-    "4.2/no absolute value": lambda z, u, w, b: torch.log(_planar(z, u, w, b, log=False)),
-    "4.2/brute-force determinant": _planar_brute,
-    "4.3/unmasked s and t": lambda z, m, ss: _coupling(z, m, ss, masked=False),
-    "4.3/conditioner sees everything": lambda z, m, ss: _coupling(z, m, ss, see_all=True),
-    "4.3/1 + s instead of exp(s)": lambda z, m, ss: _coupling(z, m, ss, exp=False),
-    "4.3/log-determinant sign": lambda z, m, ss: _coupling(z, m, ss, logdet_sign=-1.0),
-    "4.3/returns x only": lambda z, m, ss: _coupling(z, m, ss)[0],
-    "4.4/exp(s) instead of exp(-s)": lambda x, m, ss: _coupling_inverse(x, m, ss, sign=1.0),
-    "4.4/steps in the wrong order": lambda x, m, ss: _coupling_inverse(x, m, ss, order_ok=False),
-    "4.4/log-determinant not negated": lambda x, m, ss: _coupling_inverse(
+    "C4.1/no log-determinant": lambda x, A, b: _affine(x, A, b, sign=0.0),
+    "C4.1/log-determinant added": lambda x, A, b: _affine(x, A, b, sign=1.0),
+    "C4.1/map applied to x": lambda x, A, b: _affine(x, A, b, forward=True),
+    "C4.1/shift forgotten": lambda x, A, b: _affine(x, A, b, shift=False),
+    "C4.1/log det without abs": lambda x, A, b: _affine(x, A, b, det_abs=False),
+    "C4.1/a number, not a tensor": lambda x, A, b: float(_affine(x, A, b).sum()),
+    "C4.2/tanh for tanh'": lambda z, u, w, b: _planar(z, u, w, b, derivative=False),
+    "C4.2/b forgotten": lambda z, u, w, b: _planar(z, u, w, b, with_b=False),
+    "C4.2/the 1 missing": lambda z, u, w, b: _planar(z, u, w, b, one=False),
+    "C4.2/determinant, not its log": lambda z, u, w, b: _planar(z, u, w, b, log=False),
+    "C4.2/no absolute value": lambda z, u, w, b: torch.log(_planar(z, u, w, b, log=False)),
+    "C4.2/brute-force determinant": _planar_brute,
+    "C4.3/unmasked s and t": lambda z, m, ss: _coupling(z, m, ss, masked=False),
+    "C4.3/conditioner sees everything": lambda z, m, ss: _coupling(z, m, ss, see_all=True),
+    "C4.3/1 + s instead of exp(s)": lambda z, m, ss: _coupling(z, m, ss, exp=False),
+    "C4.3/log-determinant sign": lambda z, m, ss: _coupling(z, m, ss, logdet_sign=-1.0),
+    "C4.3/returns x only": lambda z, m, ss: _coupling(z, m, ss)[0],
+    "C4.4/exp(s) instead of exp(-s)": lambda x, m, ss: _coupling_inverse(x, m, ss, sign=1.0),
+    "C4.4/steps in the wrong order": lambda x, m, ss: _coupling_inverse(x, m, ss, order_ok=False),
+    "C4.4/log-determinant not negated": lambda x, m, ss: _coupling_inverse(
         x, m, ss, logdet_sign=1.0
     ),
 }  # fmt: skip
 
 # The phrase the feedback on each wrong answer must contain.
 EXPECTED = {
-    "4.1/no log-determinant": "You left out the log-determinant",
-    "4.1/log-determinant added": "Check the sign of the log-determinant",
-    "4.1/map applied to x": "pre-image",
-    "4.1/shift forgotten": "You forgot the shift b",
-    "4.1/log det without abs": "absolute value",
-    "4.1/a number, not a tensor": "should be a torch.Tensor",
-    "4.2/tanh for tanh'": "instead of its derivative",
-    "4.2/b forgotten": "You forgot b",
-    "4.2/the 1 missing": "the 1 is missing",
-    "4.2/determinant, not its log": "return its logarithm",
-    "4.2/no absolute value": "absolute value",
-    "4.2/brute-force determinant": "costs O(N³)",
-    "4.3/unmasked s and t": "must pass unchanged",
-    "4.3/conditioner sees everything": "only the kept coordinates",
-    "4.3/1 + s instead of exp(s)": "exp(s), not 1 + s",
-    "4.3/log-determinant sign": "Check the sign",
-    "4.3/returns x only": "should return a pair",
-    "4.4/exp(s) instead of exp(-s)": "exp(-s)",
-    "4.4/steps in the wrong order": "reverse order",
-    "4.4/log-determinant not negated": "minus the forward one",
+    "C4.1/no log-determinant": "You left out the log-determinant",
+    "C4.1/log-determinant added": "Check the sign of the log-determinant",
+    "C4.1/map applied to x": "pre-image",
+    "C4.1/shift forgotten": "You forgot the shift b",
+    "C4.1/log det without abs": "absolute value",
+    "C4.1/a number, not a tensor": "should be a torch.Tensor",
+    "C4.2/tanh for tanh'": "instead of its derivative",
+    "C4.2/b forgotten": "You forgot b",
+    "C4.2/the 1 missing": "the 1 is missing",
+    "C4.2/determinant, not its log": "return its logarithm",
+    "C4.2/no absolute value": "absolute value",
+    "C4.2/brute-force determinant": "costs O(N³)",
+    "C4.3/unmasked s and t": "must pass unchanged",
+    "C4.3/conditioner sees everything": "only the kept coordinates",
+    "C4.3/1 + s instead of exp(s)": "exp(s), not 1 + s",
+    "C4.3/log-determinant sign": "Check the sign",
+    "C4.3/returns x only": "should return a pair",
+    "C4.4/exp(s) instead of exp(-s)": "exp(-s)",
+    "C4.4/steps in the wrong order": "reverse order",
+    "C4.4/log-determinant not negated": "minus the forward one",
 }
 
 
@@ -129,7 +129,7 @@ def test_every_question_has_a_wrong_answer_that_fails() -> None:
     assert {case.split("/")[0] for case in EXPECTED} == {q.id for q in chapter_questions(4)}
 
 
-@pytest.mark.parametrize("question", ["4.1", "4.2", "4.3", "4.4"])
+@pytest.mark.parametrize("question", ["C4.1", "C4.2", "C4.3", "C4.4"])
 def test_the_solution_passes(question: str, ns: Namespace) -> None:
     q = next(q for q in chapter_questions(4) if q.id == question)
     result = grade(q, ns[q.name])
@@ -138,6 +138,6 @@ def test_the_solution_passes(question: str, ns: Namespace) -> None:
 
 def test_the_determinant_guard_restores_torch() -> None:
     det = torch.linalg.slogdet
-    grade("4.2", _planar_brute)
+    grade("C4.2", _planar_brute)
     assert torch.linalg.slogdet is det
     assert float(torch.linalg.det(torch.eye(2))) == 1.0

@@ -87,20 +87,24 @@ def _wrong_answers(ns: Namespace) -> dict[str, tuple[str, Any, str]]:
     """question/mistake -> (question, wrong answer, phrase the feedback must contain)."""
     D = ns["Dual"]
     return {
-        "5.1/no transpose": ("5.1", _linear(transpose=False), "A^T λ = g_u"),
-        "5.1/sign": ("5.1", _linear(sign=-1), "The sign is flipped"),
-        "5.1/no dA term": ("5.1", _linear(with_dA=False), "left out -∂A/∂p_k u"),
-        "5.1/no db term": ("5.1", _linear(with_db=False), "left out ∂b/∂p_k"),
-        "5.1/returns u": ("5.1", lambda A, b, dA, db, g: torch.linalg.solve(A, b), "one entry per"),
-        "5.2/product rule": (
-            "5.2",
+        "C5.1/no transpose": ("C5.1", _linear(transpose=False), "A^T λ = g_u"),
+        "C5.1/sign": ("C5.1", _linear(sign=-1), "The sign is flipped"),
+        "C5.1/no dA term": ("C5.1", _linear(with_dA=False), "left out -∂A/∂p_k u"),
+        "C5.1/no db term": ("C5.1", _linear(with_db=False), "left out ∂b/∂p_k"),
+        "C5.1/returns u": (
+            "C5.1",
+            lambda A, b, dA, db, g: torch.linalg.solve(A, b),
+            "one entry per",
+        ),
+        "C5.2/product rule": (
+            "C5.2",
             _dual_with(
                 ns, __mul__=lambda s, o: D(s.value * D.lift(o).value, s.deriv * D.lift(o).deriv)
             ),
             "the product rule",
         ),
-        "5.2/quotient sign": (
-            "5.2",
+        "C5.2/quotient sign": (
+            "C5.2",
             _dual_with(
                 ns,
                 __truediv__=lambda s, o: D(
@@ -110,15 +114,15 @@ def _wrong_answers(ns: Namespace) -> dict[str, tuple[str, Any, str]]:
             ),
             "the quotient rule",
         ),
-        "5.2/rsub": ("5.2", _dual_with(ns, __rsub__=lambda s, o: s - o), "__rsub__"),
-        "5.2/power rule": (
-            "5.2",
+        "C5.2/rsub": ("C5.2", _dual_with(ns, __rsub__=lambda s, o: s - o), "__rsub__"),
+        "C5.2/power rule": (
+            "C5.2",
             _dual_with(ns, __pow__=lambda s, k: D(s.value**k, k * s.value**k * s.deriv)),
             "the power rule",
         ),
-        "5.2/no radd": ("5.2", _dual_with(ns, __radd__=lambda s, o: NotImplemented), "__radd__"),
-        "5.2/in place": (
-            "5.2",
+        "C5.2/no radd": ("C5.2", _dual_with(ns, __radd__=lambda s, o: NotImplemented), "__radd__"),
+        "C5.2/in place": (
+            "C5.2",
             _dual_with(
                 ns,
                 __add__=lambda s, o: (
@@ -129,15 +133,15 @@ def _wrong_answers(ns: Namespace) -> dict[str, tuple[str, Any, str]]:
             ),
             "in place",
         ),
-        "5.2/no attributes": ("5.2", lambda v, d=0.0: (v, d), "attribute .value"),
-        "5.3/Jacobian at y_k+1": ("5.3", _euler(late=True), "at y_{k+1}"),
-        "5.3/no transpose": ("5.3", _euler(no_transpose=True), "Transpose the Jacobian"),
-        "5.3/no h": ("5.3", _euler(no_h=True), "factor h is missing"),
-        "5.3/uses λ_k": ("5.3", _lam_k(), "uses λ_{k+1}"),
-        "5.3/one result": ("5.3", lambda *a: _euler()(*a)[1], "pair"),
-        "5.4/no transpose": ("5.4", _ode(transpose=False), "transpose A"),
-        "5.4/sign": ("5.4", _ode(sign=1.0), "sign of the adjoint equation"),
-        "5.4/no db term": ("5.4", _ode(with_db=False), "λ(0)^T ∂b/∂p"),
+        "C5.2/no attributes": ("C5.2", lambda v, d=0.0: (v, d), "attribute .value"),
+        "C5.3/Jacobian at y_k+1": ("C5.3", _euler(late=True), "at y_{k+1}"),
+        "C5.3/no transpose": ("C5.3", _euler(no_transpose=True), "Transpose the Jacobian"),
+        "C5.3/no h": ("C5.3", _euler(no_h=True), "factor h is missing"),
+        "C5.3/uses λ_k": ("C5.3", _lam_k(), "uses λ_{k+1}"),
+        "C5.3/one result": ("C5.3", lambda *a: _euler()(*a)[1], "pair"),
+        "C5.4/no transpose": ("C5.4", _ode(transpose=False), "transpose A"),
+        "C5.4/sign": ("C5.4", _ode(sign=1.0), "sign of the adjoint equation"),
+        "C5.4/no db term": ("C5.4", _ode(with_db=False), "λ(0)^T ∂b/∂p"),
     }
 
 
@@ -156,11 +160,11 @@ def _lam_k():
 
 
 CASES = [
-    "5.1/no transpose", "5.1/sign", "5.1/no dA term", "5.1/no db term", "5.1/returns u",
-    "5.2/product rule", "5.2/quotient sign", "5.2/rsub", "5.2/power rule", "5.2/no radd",
-    "5.2/in place", "5.2/no attributes",
-    "5.3/Jacobian at y_k+1", "5.3/no transpose", "5.3/no h", "5.3/uses λ_k", "5.3/one result",
-    "5.4/no transpose", "5.4/sign", "5.4/no db term",
+    "C5.1/no transpose", "C5.1/sign", "C5.1/no dA term", "C5.1/no db term", "C5.1/returns u",
+    "C5.2/product rule", "C5.2/quotient sign", "C5.2/rsub", "C5.2/power rule", "C5.2/no radd",
+    "C5.2/in place", "C5.2/no attributes",
+    "C5.3/Jacobian at y_k+1", "C5.3/no transpose", "C5.3/no h", "C5.3/uses λ_k", "C5.3/one result",
+    "C5.4/no transpose", "C5.4/sign", "C5.4/no db term",
 ]  # fmt: skip
 
 

@@ -32,7 +32,7 @@ def ns() -> Namespace:
     for cell in nbformat.read(SOLUTION, as_version=4).cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "code" and (
-            not tags or any(t.startswith("question:6.") and t != "question:6.5" for t in tags)
+            not tags or any(t.startswith("question:C6.") and t != "question:C6.5" for t in tags)
         ):
             exec(compile(cell.source, "<solution cell>", "exec"), namespace)
     return namespace
@@ -108,38 +108,38 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
 
     untrained = CNF(2, hidden=8, method="rk4", options={"step_size": 0.5})
     return {
-        "6.1/returns the trajectory": Trajectory,
-        "6.1/integrates to t = 1": ToOne,
-        "6.1/func not registered": NotRegistered,
-        "6.2/sign of da and dθ": adjoint_plus,
-        "6.2/Jacobian-vector product": adjoint_jvp,
-        "6.2/sign of the parameter terms": adjoint_param_sign,
-        "6.2/no enable_grad": adjoint_no_grad_mode,
-        "6.3/forgets the second ε": hutch_no_eps,
-        "6.3/sums over the batch": hutch_batch_sum,
-        "6.4/sign": cnf_plus,
-        "6.4/whole Jacobian summed": cnf_whole_jacobian,
-        "6.4/no enable_grad": cnf_no_grad_mode,
-        "6.5/an untrained CNF": untrained,
-        "6.5/not a CNF": nn.Linear(2, 2),
+        "C6.1/returns the trajectory": Trajectory,
+        "C6.1/integrates to t = 1": ToOne,
+        "C6.1/func not registered": NotRegistered,
+        "C6.2/sign of da and dθ": adjoint_plus,
+        "C6.2/Jacobian-vector product": adjoint_jvp,
+        "C6.2/sign of the parameter terms": adjoint_param_sign,
+        "C6.2/no enable_grad": adjoint_no_grad_mode,
+        "C6.3/forgets the second ε": hutch_no_eps,
+        "C6.3/sums over the batch": hutch_batch_sum,
+        "C6.4/sign": cnf_plus,
+        "C6.4/whole Jacobian summed": cnf_whole_jacobian,
+        "C6.4/no enable_grad": cnf_no_grad_mode,
+        "C6.5/an untrained CNF": untrained,
+        "C6.5/not a CNF": nn.Linear(2, 2),
     }
 
 
 EXPECTED = {
-    "6.1/returns the trajectory": "whole trajectory",
-    "6.1/integrates to t = 1": "whatever t1 is",
-    "6.1/func not registered": "store func as an attribute",
-    "6.2/sign of da and dθ": "Check the sign",
-    "6.2/Jacobian-vector product": "vector–Jacobian product",
-    "6.2/sign of the parameter terms": "Check the sign: the parameter term",
-    "6.2/no enable_grad": "torch.enable_grad()",
-    "6.3/forgets the second ε": "without multiplying by ε again",
-    "6.3/sums over the batch": "not over the batch",
-    "6.4/sign": "Check the sign",
-    "6.4/whole Jacobian summed": "not its diagonal",
-    "6.4/no enable_grad": "torch.enable_grad()",
-    "6.5/an untrained CNF": "Train for more steps",
-    "6.5/not a CNF": "should be a nodelib.models.CNF",
+    "C6.1/returns the trajectory": "whole trajectory",
+    "C6.1/integrates to t = 1": "whatever t1 is",
+    "C6.1/func not registered": "store func as an attribute",
+    "C6.2/sign of da and dθ": "Check the sign",
+    "C6.2/Jacobian-vector product": "vector–Jacobian product",
+    "C6.2/sign of the parameter terms": "Check the sign: the parameter term",
+    "C6.2/no enable_grad": "torch.enable_grad()",
+    "C6.3/forgets the second ε": "without multiplying by ε again",
+    "C6.3/sums over the batch": "not over the batch",
+    "C6.4/sign": "Check the sign",
+    "C6.4/whole Jacobian summed": "not its diagonal",
+    "C6.4/no enable_grad": "torch.enable_grad()",
+    "C6.5/an untrained CNF": "Train for more steps",
+    "C6.5/not a CNF": "should be a nodelib.models.CNF",
 }
 
 
@@ -151,8 +151,8 @@ def test_wrong_answer_is_caught_with_the_right_feedback(case: str, ns: Namespace
 
 @pytest.mark.parametrize(
     ("question", "name"),
-    [("6.1", "MyODEBlock"), ("6.2", "adjoint_dynamics"), ("6.3", "hutchinson"),
-     ("6.4", "cnf_dynamics")],
+    [("C6.1", "MyODEBlock"), ("C6.2", "adjoint_dynamics"), ("C6.3", "hutchinson"),
+     ("C6.4", "cnf_dynamics")],
 )  # fmt: skip
 def test_the_solutions_pass(question: str, name: str, ns: Namespace) -> None:
     result = grade(question, ns[name])

@@ -72,18 +72,34 @@ def test_exercise_notebook_is_up_to_date(solution: Path, make_exercises: ModuleT
     )
 
 
+STUB = 'raise NotImplementedError("not implemented yet: open the hints above this cell")'
+
+
+@pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
+def test_exercise_pages_hide_only_what_raises_until_solved(solution: Path) -> None:
+    """Exercise pages show no traceback or failing report; solution pages keep their reports."""
+    exercise = nbformat.read(ROOT / "exercises" / solution.name, as_version=4)
+    tagged = [c.metadata.get("tags", []) for c in exercise.cells if c.cell_type == "code"]
+    raising = [t for t in tagged if "raises-exception" in t]
+    assert raising and all("remove-output" in t for t in raising)
+    assert all("raises-exception" in t for t in tagged if "remove-output" in t)
+    solved = nbformat.read(solution, as_version=4).cells
+    checks = [c for c in solved if "check" in c.get("metadata", {}).get("tags", [])]
+    assert checks and not any("remove-output" in c.metadata["tags"] for c in checks)
+    assert all("[pass]" in "".join(o.get("text", "") for o in c.outputs) for c in checks)
+
+
 def test_generator_replaces_regions_by_stubs_and_tags_raising_cells(
     make_exercises: ModuleType,
 ) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "def f(x):\n    # BEGIN SOLUTION hint: square it\n    y = x * x\n"
-            "    return y\n    # END SOLUTION",
-            metadata={"tags": ["question:9.1"]},
+            "def f(x):\n    # BEGIN SOLUTION\n    y = x * x\n    return y\n    # END SOLUTION",
+            metadata={"tags": ["question:C9.1"]},
         ),
         nbformat.v4.new_code_cell("a = 1\n# BEGIN SOLUTION\nb = 2\n# END SOLUTION\nprint(a)"),
-        nbformat.v4.new_code_cell("check('9.1', f)", metadata={"tags": ["check"]}),
+        nbformat.v4.new_code_cell("check('C9.1', f)", metadata={"tags": ["check"]}),
         nbformat.v4.new_code_cell("secret = 42", metadata={"tags": ["solution"]}),
         nbformat.v4.new_markdown_cell(
             "(sol-top)=\n<!-- BEGIN SOLUTION -->\nworked\n<!-- END SOLUTION -->\n"
@@ -95,15 +111,14 @@ def test_generator_replaces_regions_by_stubs_and_tags_raising_cells(
     nb.cells[0].execution_count = 3
     out = make_exercises.make_exercise(nb)
     assert len(out.cells) == 4
-    assert out.cells[0].source == "def f(x):\n    raise NotImplementedError('hint: square it')"
+    assert out.cells[0].source == "def f(x):\n    " + STUB
     assert out.cells[0].outputs == [] and out.cells[0].execution_count is None
-    assert out.cells[0].metadata["tags"] == ["question:9.1"]
-    assert (
-        out.cells[1].source
-        == "a = 1\nraise NotImplementedError('write your solution here')\nprint(a)"
-    )
-    assert out.cells[1].metadata["tags"] == ["raises-exception"]
-    assert out.cells[2].metadata["tags"] == ["check", "raises-exception"]
+    # A stub inside a function does not raise when its cell runs: the output stays.
+    assert out.cells[0].metadata["tags"] == ["question:C9.1"]
+    assert out.cells[1].source == f"a = 1\n{STUB}\nprint(a)"
+    # Cells that raise until the exercise is solved: no traceback or [FAIL] on the page.
+    assert out.cells[1].metadata["tags"] == ["raises-exception", "remove-output"]
+    assert out.cells[2].metadata["tags"] == ["check", "raises-exception", "remove-output"]
     assert out.cells[3].source == "(ex-top)=\ntry it\n:label: ex-ex\nsee {ref}`ex-ex` and sol-exact"
     assert nb.cells[0].outputs, "the solution notebook itself is not changed"
 
@@ -114,6 +129,7 @@ def test_generator_replaces_regions_by_stubs_and_tags_raising_cells(
         "# BEGIN SOLUTION\nx = 1",
         "x = 1\n# END SOLUTION",
         "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION",
+        "# BEGIN SOLUTION hint: x = 1\nx = 1\n# END SOLUTION",  # hints go above the cell
     ],
 )
 def test_generator_rejects_unbalanced_markers(source: str, make_exercises: ModuleType) -> None:
@@ -226,9 +242,17 @@ def test_exercise_notebook_scores_zero_without_crashing(
     raised = [c for c in report.cells if c.status != "ok"]
     assert raised and all(c.status == "error" and c.expected_error for c in raised), raised
     assert exercise.read_bytes() == before
+    stubs = [c for c in nbformat.read(exercise, as_version=4).cells if STUB in c.source]
+    for question in report.questions:  # each points to the hints, none gives code away
+        assert "not implemented yet" in question.feedback, (question.question, question.feedback)
+        assert "hints" in question.feedback, question.feedback
+    assert stubs and all("hint:" not in c.source for c in stubs)
     if solution == SOLUTION:
-        assert "not implemented yet (hint:" in report.questions[0].tests[0].feedback
-        assert "raised NotImplementedError" in report.questions[5].feedback  # measured_orders
+        assert report.questions[0].not_implemented
+        assert report.questions[0].feedback.startswith("euler_step is not implemented yet")
+        # measured_orders: its cell stops at the stub, so the name is never defined
+        assert "is not implemented yet" in report.questions[5].feedback
+        assert "is not defined when the notebook ends" in report.questions[5].feedback
     _cache_for_the_book(exercise, report)
 
 
@@ -240,9 +264,10 @@ def test_broken_notebook_keeps_what_was_graded(
     keep = nb.cells[:4]  # set-up, title, introduction, imports
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if {"question:1.1", "question:1.2", "question:1.5"} & set(tags) or cell.source.strip() in (
-            'check("1.1", euler_step)',
-            'check("1.5", empirical_order)',
+        chosen = {"question:C1.1", "question:C1.2", "question:C1.5"}
+        if chosen & set(tags) or cell.source.strip() in (
+            'check("C1.1", euler_step)',
+            'check("C1.5", empirical_order)',
         ):
             keep.append(cell)
     keep[-3].source = 'raise ValueError("a typo")\n' + keep[-3].source  # the euler_solve cell
@@ -257,13 +282,13 @@ def test_broken_notebook_keeps_what_was_graded(
     statuses = {q["question"]: q["status"] for q in data["questions"]}
     assert code == 1 and data["score"] == 4
     assert statuses == {
-        "1.1": "passed",
-        "1.2": "not run",
-        "1.3": "not run",
-        "1.4": "not run",
-        "1.5": "passed",
-        "1.6": "not run",
-        "1.7": "not run",
+        "C1.1": "passed",
+        "C1.2": "not run",
+        "C1.3": "not run",
+        "C1.4": "not run",
+        "C1.5": "passed",
+        "C1.6": "not run",
+        "C1.7": "not run",
     }
     assert "raised ValueError: a typo" in report.questions[1].feedback
     assert "the kernel died while running cell" in report.stopped

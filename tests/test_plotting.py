@@ -229,3 +229,20 @@ def test_plot_learning_curves_is_lenient() -> None:
         plot_learning_curves({"loss": [1.0]}, keys=["accuracy"])
     with pytest.raises(ValueError):
         plot_learning_curves({"note": "nothing"})
+
+
+def test_plotting_modules_export_distinct_names() -> None:
+    """nodelib.plotting re-exports every module's names with `*`: a name exported by two
+    modules would silently hide one of the functions."""
+    import importlib
+
+    import nodelib.plotting as plotting
+
+    owners: dict[str, list[str]] = {}
+    for module in ("curves", "fields", "regions", "one_step", "runge_kutta", "stiffness", "resnets",
+                   "flows", "adjoint", "neural_odes"):  # fmt: skip
+        for name in importlib.import_module(f"nodelib.plotting.{module}").__all__:
+            owners.setdefault(name, []).append(module)
+    clashes = {name: mods for name, mods in owners.items() if len(mods) > 1}
+    assert not clashes, clashes
+    assert sorted(plotting.__all__) == sorted(owners)

@@ -8,8 +8,11 @@ before it have executed every notebook once into the book's execution cache, so 
 download, no network: requests that leave localhost are blocked and reported) and checks, on
 every page: no console errors, math typeset by the local MathJax, every image loaded and
 described by alt text, every internal link resolves, Colab buttons open the page's own
-notebook, interactive figures have a static figure and say that the controls are live in
-Jupyter or Colab, the page fits a phone's width; and once: dropdown solutions start hidden and
+notebook, the page fits a phone's width and weighs under 5 MB; on chapter pages no code cell is
+longer than 25 lines or scrolls sideways at 1280 px; exercise pages show no traceback or
+failing report, solution pages their passing ones; interactive figures are stepped states
+(nodelib.interactive) with their note, in chapters 1, 2, 4 and 6 at least. And once: moving a
+control of every interactive figure shows another image, dropdown solutions start hidden and
 open on click, search finds chapter 6. Screenshots of each chapter's first screen (desktop and
 phone) are saved in ``_build/screenshots`` (.ci/run keeps them in the repository's _build).
 
@@ -50,7 +53,13 @@ from _website import (
 pytestmark = pytest.mark.website
 
 SEARCH_TERM = "Hutchinson"  # chapter 6: Hutchinson's trace estimator (FFJORD)
-LIVE_NOTE = "live when you run this notebook in Jupyter or Colab"
+STATIC_NOTE = "states computed when this page was built"  # nodelib.interactive.static_note
+# Chapters that must have an interactive figure working on the website (issue 14): the
+# θ-method (1), the stability explorer (2), the planar flow (4), the CNF over time (6).
+STEPPED_CHAPTERS = ("chapters/ch01_", "chapters/ch02_", "chapters/ch04_", "chapters/ch06_")
+PAGE_LIMIT_BYTES = 5_000_000
+MAX_CODE_LINES = 25
+FAILURE_WORDS = ("Traceback", "NotImplementedError", "[FAIL]", "ChecksFailed")
 PHONE_TOLERANCE_PX = 2
 MIN_FONT_PX = 14
 TIMES: dict[str, float] = {}
@@ -341,18 +350,107 @@ def test_colab_buttons_open_the_pages_own_notebook(reports: dict[str, dict], con
     assert not problems, "\n".join(problems)
 
 
-def test_interactive_figures_have_a_static_figure_and_a_note(
-    reports: dict[str, dict], config: dict
-) -> None:
-    widgets = [(name, w) for name, r in reports.items() for w in r["widgets"]]
-    if not widgets:
-        pytest.skip("no page shows an ipywidgets control yet")
+def test_interactive_figures_are_stepped_states_with_a_note(reports: dict[str, dict]) -> None:
+    """Every interactive figure is a stepper (no frozen ipywidgets view) with its note."""
+    problems = [
+        f"{name}: an ipywidgets view without a kernel (use nodelib.book.interactive_figure)"
+        for name, r in reports.items()
+        if r["widgets"]
+    ]
+    for name, report in reports.items():
+        for stepper in report["steppers"]:
+            if stepper["frames"] < 2 or stepper["shown"] != 1 or not stepper["controls"]:
+                problems.append(f"{name}: a stepper with {stepper}")
+            if STATIC_NOTE not in " ".join(stepper["note"].split()):
+                problems.append(f"{name}: a stepper without the note {STATIC_NOTE!r}")
+    for chapter in STEPPED_CHAPTERS:
+        found = [n for n, r in reports.items() if n.startswith(chapter) and r["steppers"]]
+        if not found:
+            problems.append(f"{chapter}: no interactive figure that works on the website")
+    assert not problems, "\n".join(problems)
+
+
+def test_pages_weigh_less_than_5_mb(pages: list[str], site: Path) -> None:
+    """A page with its images (stepped figures are embedded) stays under 5 MB."""
     problems = []
-    for name, widget in widgets:
-        if not any(widget["images"]):
-            problems.append(f"{name}: a widget without a (loaded) figure of its default value")
-        if LIVE_NOTE not in " ".join(widget["text"].split()):
-            problems.append(f"{name}: a widget without the note {LIVE_NOTE!r}")
+    for name in pages:
+        html_file = site / name
+        text = html_file.read_text(encoding="utf-8")
+        images = {
+            (html_file.parent / unquote(src)).resolve()
+            for src in re.findall(r'<img[^>]+src="([^"]+)"', text)
+            if not src.startswith(("data:", "http"))
+        }
+        size = html_file.stat().st_size + sum(p.stat().st_size for p in images if p.is_file())
+        if size > PAGE_LIMIT_BYTES:
+            problems.append(f"{name}: {size / 1e6:.1f} MB with its images")
+    assert not problems, "\n".join(problems)
+
+
+def test_moving_a_control_changes_the_figure(reports: dict[str, dict], web: dict) -> None:
+    """On every page with a stepped figure, moving its first control shows another image."""
+    stepped = [name for name, r in reports.items() if r["steppers"]]
+    if not stepped:
+        pytest.fail("no page has an interactive figure")
+    page = web["context"].new_page()
+    problems = []
+    for name in stepped:
+        page.goto(web["base"] + name, wait_until="load")
+        for k in range(len(reports[name]["steppers"])):
+            stepper = page.locator("[data-nodelib-stepper]").nth(k)
+            stepper.scroll_into_view_if_needed()
+            visible = stepper.locator("img[data-state]:not([hidden])")
+            before = (visible.get_attribute("data-state"), visible.get_attribute("src"))
+            control = stepper.locator("[data-control]").first
+            if control.evaluate("c => c.tagName") == "SELECT":
+                count = control.locator("option").count()
+                current = int(control.input_value())
+                control.select_option(str((current + 1) % count))
+            else:
+                top, current = int(control.get_attribute("max")), int(control.input_value())
+                control.fill(str(current + 1 if current < top else current - 1))
+            after_img = stepper.locator("img[data-state]:not([hidden])")
+            if after_img.count() != 1:
+                problems.append(f"{name}: {after_img.count()} images shown after a move")
+                continue
+            after = (after_img.get_attribute("data-state"), after_img.get_attribute("src"))
+            if after[0] == before[0] or after[1] == before[1] or not after_img.is_visible():
+                problems.append(f"{name}: figure {k} did not change when its control moved")
+    page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_chapter_code_cells_are_short_and_do_not_scroll(reports: dict[str, dict]) -> None:
+    """A chapter page shows the code that teaches: no cell over 25 lines, none scrolls at 1280."""
+    problems = []
+    chapters = {n: r for n, r in reports.items() if n.startswith("chapters/")}
+    assert chapters, "no chapter page"
+    for name, report in chapters.items():
+        for cell in report["codeCells"]:
+            if cell["lines"] > MAX_CODE_LINES:
+                problems.append(f"{name}: a {cell['lines']}-line code cell: {cell['first']!r}")
+            if cell["scrolls"]:
+                problems.append(
+                    f"{name}: a code cell scrolls sideways at {DESKTOP['width']} px "
+                    f"(a {cell['widest']}-character line): {cell['first']!r}"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_exercise_pages_show_no_traceback_and_solutions_pass(reports: dict[str, dict]) -> None:
+    """Exercise pages read as assignments; solution pages keep their passing reports."""
+    problems = []
+    exercises = {n: r for n, r in reports.items() if re.match(r"exercises/ch\d\d_", n)}
+    solutions = {n: r for n, r in reports.items() if re.match(r"solutions/ch\d\d_", n)}
+    assert len(exercises) == 6 and len(solutions) == 6, (sorted(exercises), sorted(solutions))
+    for name, report in exercises.items():
+        for word in FAILURE_WORDS:
+            if word in report["outputText"]:
+                problems.append(f"{name}: the page shows {word!r}")
+    for name, report in solutions.items():
+        if "[pass]" not in report["outputText"]:
+            problems.append(f"{name}: no passing report on the solution page")
+        problems += [f"{name}: shows {w!r}" for w in FAILURE_WORDS if w in report["outputText"]]
     assert not problems, "\n".join(problems)
 
 

@@ -3,7 +3,11 @@
 In a notebook::
 
     from nodelib.grading import check
-    check("1.1", euler_step)      # prints each test, pass or fail, with feedback
+    check("C1.1", euler_step)     # prints each test, pass or fail, with feedback
+
+An exercise that is not implemented yet (its stub raises NotImplementedError) gets one
+message: it is not implemented yet, and its hints are in the Markdown cell above its cell.
+No message of the grader contains a line of a solution (tests/test_hints.py checks it).
 
 From a terminal (executes a copy of the notebook in a fresh kernel, never changes it)::
 
@@ -13,6 +17,7 @@ From a terminal (executes a copy of the notebook in a fresh kernel, never change
 How it is organised:
 
 - `core`: questions, tests, results, the chapter registry, `grade` and `grade_namespace`;
+- `ids`: question ids, "C1.3" (C for a coding exercise; the old "1.3" is read the same way);
 - `runner`: runs each test under a time limit (a forked worker on Linux CPU, a SIGALRM
   timer on CUDA and macOS, a thread elsewhere) and shows the reader's traceback, not ours;
 - `expect`: checks that explain what is wrong ("did you multiply by h?");

@@ -1,4 +1,4 @@
-"""Chapter 1's tests of the analysis tools: measured orders (1.5, 1.6) and Picard (1.7).
+"""Chapter 1's tests of the analysis tools: measured orders (C1.5, C1.6) and Picard (C1.7).
 
 Part of `nodelib.grading.ch01`, kept apart for length. `empirical_order` is compared with
 `nodelib.analysis.empirical_order` on exact and noisy power laws; `measured_orders` with the
@@ -31,7 +31,7 @@ __all__ = ["measured_orders_values", "order_cases", "picard_random", "picard_tay
 F64 = torch.float64
 
 
-# --- 1.5 empirical_order and 1.6 measured_orders -------------------------------------------
+# --- C1.5 empirical_order and C1.6 measured_orders -------------------------------------------
 
 
 def _number(out: object, what: str) -> float:
@@ -146,7 +146,7 @@ def measured_orders_values(value: Any, device: torch.device) -> str:
     return ", ".join(f"θ = {th}: {orders[th]:.2f}" for th in THETAS)
 
 
-# --- 1.7 picard_iteration ------------------------------------------------------------------
+# --- C1.7 picard_iteration ------------------------------------------------------------------
 
 
 def _picard_variant(f: Any, t: Tensor, y0: Tensor, n_iter: int, rule: str) -> list[Tensor]:

@@ -1,4 +1,4 @@
-"""Chapter 1's tests of the implicit methods: backward Euler (1.3) and the θ-method (1.4).
+"""Chapter 1's tests of the implicit methods: backward Euler (C1.3) and the θ-method (C1.4).
 
 Part of `nodelib.grading.ch01`, kept apart for length. The reader's step is compared with
 `nodelib.implicit.ThetaMethod` (Newton tolerance 1e-12) on linear and nonlinear problems,
@@ -172,7 +172,7 @@ def _logistic_order(step: Any, device: torch.device, expected: int, advice: Any)
     )
 
 
-# --- 1.3 backward_euler_step ---------------------------------------------------------------
+# --- C1.3 backward_euler_step ---------------------------------------------------------------
 
 
 def _be_matches(step: Any, device: torch.device) -> str:
@@ -206,7 +206,7 @@ BACKWARD_EULER_TESTS = (
 )
 
 
-# --- 1.4 theta_step ------------------------------------------------------------------------
+# --- C1.4 theta_step ------------------------------------------------------------------------
 
 
 def _theta_explicit(step: Any, device: torch.device) -> str:

@@ -1,4 +1,4 @@
-"""Chapter 2's tests of stability and step control: questions 2.4 to 2.8.
+"""Chapter 2's tests of stability and step control: questions C2.4 to C2.8.
 
 Part of `nodelib.grading.ch02`, kept apart for length. The root condition is compared with
 `nodelib.lmm.root_condition`, stability functions with `ButcherTableau.stability_function`,
@@ -48,7 +48,7 @@ def _bool(value: Any, what: str) -> bool:
     raise CheckFailed(f"{what} should be True or False, not {type(value).__name__}.")
 
 
-# --- 2.4 satisfies_root_condition ------------------------------------------------------------
+# --- C2.4 satisfies_root_condition ------------------------------------------------------------
 
 
 def _root_cases() -> list[tuple[str, list[float]]]:
@@ -90,7 +90,7 @@ def _roots_test(fn: Any, device: torch.device) -> str:
 ROOT_TESTS = (Test("agrees with nodelib.lmm.root_condition", _roots_test),)
 
 
-# --- 2.5 stability_function and 2.6 in_stability_region ---------------------------------------
+# --- C2.5 stability_function and C2.6 in_stability_region ---------------------------------------
 
 
 def _tableaux() -> list[ButcherTableau]:
@@ -152,8 +152,8 @@ def _region_test(fn: Any, device: torch.device) -> str:
         got = fn(A, b, z.clone())
         if not isinstance(got, Tensor) or got.dtype != torch.bool or got.shape != z.shape:
             raise CheckFailed(
-                "in_stability_region should return a bool tensor with one entry "
-                "per z (e.g. stability_function(A, b, z).abs() <= 1)."
+                "in_stability_region should return a bool tensor (torch.bool) with one "
+                "entry per z: whether |R(z)| <= 1 at that z."
             )
         expected = np.abs(tab.stability_function(z.cpu().numpy())) <= 1
         wrong = np.flatnonzero(got.cpu().numpy() != expected)
@@ -171,7 +171,7 @@ def _region_test(fn: Any, device: torch.device) -> str:
 REGION_TESTS = (Test("agrees with |R(z)| <= 1", _region_test),)
 
 
-# --- 2.7 embedded_step -----------------------------------------------------------------------
+# --- C2.7 embedded_step -----------------------------------------------------------------------
 
 
 def _embedded_test(fn: Any, device: torch.device) -> str:
@@ -224,7 +224,7 @@ def _embedded_test(fn: Any, device: torch.device) -> str:
 EMBEDDED_TESTS = (Test("matches nodelib's step and error estimate", _embedded_test),)
 
 
-# --- 2.8 propose_step ------------------------------------------------------------------------
+# --- C2.8 propose_step ------------------------------------------------------------------------
 
 
 def _controller_cases(device: torch.device) -> list[tuple[Tensor, Tensor, Tensor, float, int]]:
@@ -281,8 +281,9 @@ def _controller_test(fn: Any, device: torch.device) -> str:
             raise CheckFailed(
                 f"with scaled error {ratio:.4g} (k = {k}, h = {h}) you proposed h_new = "
                 f"{h_new:.6g}, expected {expected_h:.6g}. {advice}"
-                "h_new = h·min(f_max, max(0.2, 0.9·ratio^(-1/k))) with f_max = 10 after an "
-                "accepted step and 1 after a rejected one (and factor 10 when the error is 0)."
+                "The new step is h times the factor 0.9·r^(-1/k), clipped to [0.2, f_max] with "
+                "f_max = 10 after an accepted step and 1 after a rejected one (the factor is 10 "
+                "when the error is 0)."
             )
     return f"7 steps ({n_reject} rejected), against nodelib's IController"
 

@@ -1,4 +1,4 @@
-"""Chapter 3's tests of the reader's own ResNet (question 3.2), kept apart for length.
+"""Chapter 3's tests of the reader's own ResNet (question C3.2), kept apart for length.
 
 The network is checked as a black box: its output on flattened digits, how many of its
 sub-modules are residual blocks, and its accuracy on the held-out digits. A residual block
@@ -110,7 +110,7 @@ def residual_blocks(value: Any, device: torch.device) -> str:
         raise CheckFailed(
             f"found {count} residual block(s), sub-modules that are the identity when their "
             f"weights are zero; the network needs at least {MIN_BLOCKS}. Build it from your "
-            "ResidualBlock of 3.1 (each one an nn.Module called on the state) or from "
+            "ResidualBlock of C3.1 (each one an nn.Module called on the state) or from "
             "nodelib.models.ResidualLayer; a plain layer tanh(K y + b) does not count."
         )
     return f"{count} residual blocks"

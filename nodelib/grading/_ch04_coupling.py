@@ -1,4 +1,4 @@
-"""Chapter 4's tests of the affine coupling layer (4.3) and its inverse (4.4).
+"""Chapter 4's tests of the affine coupling layer (C4.3) and its inverse (C4.4).
 
 Part of `nodelib.grading.ch04`, kept apart for length. The reader's functions take a mask
 and a conditioner ``scale_shift(kept) -> (s, t)`` whose outputs are *not* masked; the
@@ -100,7 +100,7 @@ def _forward_random(fn: Any, device: torch.device) -> str:
                 case=case,
                 tol=tol,
                 mistakes=_forward_mistakes(z, m, ss),
-                hint="x = mask·z + (1 - mask)·(z·exp(s) + t), (s, t) = scale_shift(z·mask).",
+                hint="x = mask·z + (1 - mask)·(z·exp(s) + t), s and t from the kept coordinates.",
             )
             expect_close(ld, ld_ref, what="the log-determinant", case=case, tol=tol,
                          mistakes=_forward_logdet_mistakes(z, m, ss),
@@ -136,7 +136,7 @@ def _inverse_random(fn: Any, device: torch.device) -> str:
                 case=case,
                 tol=tol,
                 mistakes=_inverse_mistakes(x, m, ss),
-                hint="z = mask·x + (1 - mask)·(x - t)·exp(-s), (s, t) = scale_shift(x·mask).",
+                hint="z = mask·x + (1 - mask)·(x - t)·exp(-s), s and t from the kept coordinates.",
             )
             s = ss(x * m)[0] * (1 - m)
             expect_close(ld, ld_ref, what="the log-determinant of the inverse", case=case,

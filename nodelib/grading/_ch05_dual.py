@@ -1,4 +1,4 @@
-"""Chapter 5's tests of the reader's dual numbers (question 5.2).
+"""Chapter 5's tests of the reader's dual numbers (question C5.2).
 
 Part of `nodelib.grading.ch05`, kept apart for length. Every operation of the reader's `Dual`
 class is compared, one at a time, with `nodelib.autodiff.Dual` (values and derivatives), so

@@ -1,4 +1,4 @@
-"""Chapter 5's tests of the continuous adjoint for y' = A(p) y (question 5.4).
+"""Chapter 5's tests of the continuous adjoint for y' = A(p) y (question C5.4).
 
 Part of `nodelib.grading.ch05`, kept apart for length. The reader's gradient of
 g = c^T y(T) is compared with the closed form `nodelib.sensitivity.linear_ode_gradient`

@@ -1,9 +1,9 @@
-"""Chapter 6's tests of the density exercises: Hutchinson (6.3), CNF dynamics (6.4), a CNF (6.5).
+"""Chapter 6's tests of the density exercises: Hutchinson (C6.3), CNF dynamics (C6.4), a CNF (C6.5).
 
 Part of `nodelib.grading.ch06`, kept apart for length. `hutchinson` is compared with
 `nodelib.models.cnf.hutchinson_trace` and its mean over many probes with the exact trace;
 `cnf_dynamics` with ``(f, -exact_trace)`` and, integrated by `nodelib.odeint` for a linear
-field, with the closed form -t tr(A) (Chen et al. 2018, Theorem 1); the trained CNF of 6.5
+field, with the closed form -t tr(A) (Chen et al. 2018, Theorem 1); the trained CNF of C6.5
 with the entropy of the target it was trained on (`sample_target`, `TARGET_ENTROPY`).
 """
 
@@ -34,7 +34,7 @@ __all__ = [
 
 F64 = torch.float64
 
-# The target of 6.5: a correlated Gaussian N(mean, L Lᵀ), whose entropy is known exactly.
+# The target of C6.5: a correlated Gaussian N(mean, L Lᵀ), whose entropy is known exactly.
 _TARGET_MEAN = (1.0, -0.5)
 _TARGET_CHOL = ((0.8, 0.0), (0.6, 0.4))
 TARGET_ENTROPY = 1.0 + math.log(2 * math.pi) + math.log(0.8 * 0.4)  # (d/2)(1 + log 2π) + log|L|
@@ -42,7 +42,7 @@ NLL_MARGIN = 0.1  # nats above the entropy that the trained CNF may stay
 
 
 def sample_target(n: int, *, generator: torch.Generator | None = None) -> Tensor:
-    """`n` points (n, 2) float32 of 6.5's target, N(mean, L Lᵀ) with the constants above.
+    """`n` points (n, 2) float32 of C6.5's target, N(mean, L Lᵀ) with the constants above.
 
     Its entropy, the lowest test negative log-likelihood any model can reach, is
     `TARGET_ENTROPY` (about 1.698 nats).
@@ -52,7 +52,7 @@ def sample_target(n: int, *, generator: torch.Generator | None = None) -> Tensor
     return x.float()
 
 
-# --- 6.3 hutchinson ------------------------------------------------------------------------
+# --- C6.3 hutchinson ------------------------------------------------------------------------
 
 
 def _random_field(dim: int, seed: int, dtype: torch.dtype, device: torch.device) -> nn.Module:
@@ -105,8 +105,8 @@ def hutchinson_random(fn: Any, device: torch.device) -> str:
             case=f"a random field in dimension {dim} ({str(dtype)[6:]})",
             tol=1e-9 if dtype == F64 else 1e-5,
             mistakes=mistakes,
-            hint="Compute v = εᵀ ∂f/∂z with torch.autograd.grad(f_out, z, eps, ...), "
-            "then (v * eps).sum(-1).",
+            hint="Compute v = εᵀ ∂f/∂z, one vector–Jacobian product (eps as the "
+            "grad_outputs), then the inner product of v with ε for each sample.",
         )
     return "3 random fields, dimensions 2, 3 and 5"
 
@@ -127,7 +127,7 @@ def hutchinson_unbiased(fn: Any, device: torch.device) -> str:
     return f"mean of {len(estimates)} estimates {mean:.3f}, exact trace {float(exact):.3f}"
 
 
-# --- 6.4 cnf_dynamics ----------------------------------------------------------------------
+# --- C6.4 cnf_dynamics ----------------------------------------------------------------------
 
 
 def cnf_dynamics_random(fn: Any, device: torch.device) -> str:
@@ -202,6 +202,8 @@ def cnf_dynamics_linear(fn: Any, device: torch.device) -> str:
             _zs, ls = odeint(
                 lambda t, s: tuple(fn(field, t, s)), (z0, zero), times, rtol=1e-9, atol=1e-9
             )
+    except NotImplementedError:
+        raise  # a stub, not a mistake: the grader says where the hints are
     except RuntimeError as err:
         raise CheckFailed(
             f"cnf_dynamics raised under torch.no_grad(), as a sampling solve runs: {err}. "
@@ -220,7 +222,7 @@ def cnf_dynamics_linear(fn: Any, device: torch.device) -> str:
     return "integrated over [0, 0.5]: -t tr(A) for a linear field"
 
 
-# --- 6.5 trained_cnf -----------------------------------------------------------------------
+# --- C6.5 trained_cnf -----------------------------------------------------------------------
 
 
 def trained_cnf_type(model: Any, device: torch.device) -> str:

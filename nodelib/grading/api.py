@@ -1,7 +1,7 @@
 """`check`, the one call a reader makes in a notebook: grade a question and print why.
 
     from nodelib.grading import check
-    check("1.1", euler_step)
+    check("C1.1", euler_step)
 
 prints one line per test, pass or fail with feedback, and raises `ChecksFailed` when a test
 fails, so that "Run all" stops at the first exercise that is not solved yet and the
@@ -39,7 +39,7 @@ def check(
     """Grade the reader's answer to a question and print the result of every test.
 
     Args:
-        question: the question's id, e.g. "1.3".
+        question: the question's id, e.g. "C1.3" (the old form "1.3" is accepted too).
         answer: the function (or value) the question grades. Left out, it is looked up by
             the question's name (e.g. `euler_step`) in the caller's global variables.
         device: where the tests run: "cpu" (default) or "cuda".
@@ -62,12 +62,18 @@ def check(
     else:
         namespace = sys._getframe(1).f_globals
         if q.name not in namespace:
-            print(f"Question {q.id}: {q.name} is not defined yet; run the cell that defines it.")
+            print(
+                f"Question {q.id}: {q.name} is not defined yet; run the cell that defines it. "
+                "If that cell stops at NotImplementedError, the exercise is not implemented "
+                "yet: the hints are in the Markdown cell just above it."
+            )
             raise ChecksFailed(f"question {q.id}: {q.name} is not defined")
         value = namespace[q.name]
     result = grade(q, value, device=device, timeout=timeout)
     print(format_question(result))
     record(result, "check")
+    if result.not_implemented:
+        raise ChecksFailed(f"question {q.id} ({q.name}) is not implemented yet.")
     if not result.passed:
         n_bad = sum(not t.passed for t in result.tests)
         raise ChecksFailed(

@@ -2,19 +2,19 @@
 
 Questions, each grading one name of ``exercises/ch01_one_step_methods.ipynb``:
 
-- 1.1 ``euler_step(f, t, y, h)``: one explicit Euler step.
-- 1.2 ``euler_solve(f, y0, t)``: explicit Euler on a grid, one step per interval.
-- 1.3 ``backward_euler_step(f, t, y, h)``: one implicit Euler step, solved by Newton.
-- 1.4 ``theta_step(f, t, y, h, theta)``: one step of the θ-method.
-- 1.5 ``empirical_order(hs, errors)``: the least-squares slope of a log–log plot.
-- 1.6 ``measured_orders``: a dict θ -> measured order (checks a written answer).
-- 1.7 ``picard_iteration(f, t, y0, n_iter)``: Picard's iteration on a grid.
+- C1.1 ``euler_step(f, t, y, h)``: one explicit Euler step.
+- C1.2 ``euler_solve(f, y0, t)``: explicit Euler on a grid, one step per interval.
+- C1.3 ``backward_euler_step(f, t, y, h)``: one implicit Euler step, solved by Newton.
+- C1.4 ``theta_step(f, t, y, h, theta)``: one step of the θ-method.
+- C1.5 ``empirical_order(hs, errors)``: the least-squares slope of a log–log plot.
+- C1.6 ``measured_orders``: a dict θ -> measured order (checks a written answer).
+- C1.7 ``picard_iteration(f, t, y0, n_iter)``: Picard's iteration on a grid.
 
 The tests compare with nodelib's references (`nodelib.rk`, `nodelib.odeint`,
 `nodelib.implicit.ThetaMethod`, `nodelib.analysis`) on random and edge cases, and measure
 orders of convergence; failures name the typical mistake that explains them. The implicit
-methods (1.3, 1.4) are tested in `nodelib.grading._ch01_implicit`, the analysis tools (1.5 to
-1.7) in `nodelib.grading._ch01_analysis`.
+methods (C1.3, C1.4) are tested in `nodelib.grading._ch01_implicit`, the analysis tools (C1.5 to
+C1.7) in `nodelib.grading._ch01_analysis`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ F64, F32 = torch.float64, torch.float32
 CASES = (((), F64), ((3,), F32), ((2, 3), F64), ((4,), F64))
 
 
-# --- 1.1 euler_step ------------------------------------------------------------------------
+# --- C1.1 euler_step ------------------------------------------------------------------------
 
 
 def _euler_reference(f: Any, t: Tensor, y: Tensor, h: float) -> Tensor:
@@ -86,7 +86,7 @@ def _euler_step_random(step: Any, device: torch.device) -> str:
             case=f"{field}, {case_text(y, t=float(t), h=h)}",
             tol=tolerance(dtype),
             mistakes=_euler_mistakes(f, t, y, h),
-            hint="One explicit Euler step is y + h·f(t, y).",
+            hint="Compare with the formula of the exercise, y_{n+1} = y_n + h·f(t_n, y_n).",
         )
     return f"{len(CASES)} random cases (shapes (), (3,), (2, 3), (4,); float32 and float64)"
 
@@ -99,7 +99,7 @@ def _euler_step_edges(step: Any, device: torch.device) -> str:
     if not torch.equal(y, before):
         raise CheckFailed(
             "euler_step changed its argument y in place (y += ... or y.add_(...)), so the "
-            "caller's state was overwritten. Return a new tensor: y + h * f(t, y)."
+            "caller's state was overwritten. Return a new tensor (+ makes one, += does not)."
         )
     expect_tensor(out, y, what="euler_step's result")
     expect_close(
@@ -152,7 +152,7 @@ def _euler_step_order(step: Any, device: torch.device) -> str:
     )
 
 
-# --- 1.2 euler_solve -----------------------------------------------------------------------
+# --- C1.2 euler_solve -----------------------------------------------------------------------
 
 
 def _euler_variant(
@@ -271,26 +271,26 @@ def _solve_edges(solve: Any, device: torch.device) -> str:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("1.1", "euler_step", "one explicit Euler step", 2, (
+    Question("C1.1", "euler_step", "one explicit Euler step", 2, (
         Test("matches nodelib on random problems", _euler_step_random),
         Test("does not modify y; h = 0 and h < 0", _euler_step_edges),
         Test("the global error shrinks like h^1", _euler_step_order),
     )),
-    Question("1.2", "euler_solve", "explicit Euler on a grid", 2, (
+    Question("C1.2", "euler_solve", "explicit Euler on a grid", 2, (
         Test("returns one row per time, starting with y0", _solve_shape),
         Test("matches nodelib.odeint(method='euler')", _solve_random),
         Test("decreasing grids and a single time", _solve_edges),
     )),
-    Question("1.3", "backward_euler_step", "one implicit Euler step (Newton)", 3,
+    Question("C1.3", "backward_euler_step", "one implicit Euler step (Newton)", 3,
              implicit.BACKWARD_EULER_TESTS),
-    Question("1.4", "theta_step", "one step of the θ-method", 3, implicit.THETA_TESTS),
-    Question("1.5", "empirical_order", "the measured order of convergence", 2, (
+    Question("C1.4", "theta_step", "one step of the θ-method", 3, implicit.THETA_TESTS),
+    Question("C1.5", "empirical_order", "the measured order of convergence", 2, (
         Test("the least-squares slope of log(error) against log(h)", analysis.order_cases),
     )),
-    Question("1.6", "measured_orders", "the θ-method's measured orders", 1, (
+    Question("C1.6", "measured_orders", "the θ-method's measured orders", 1, (
         Test("orders 1, 1, 2, 1, 1 for θ = 0, 1/4, 1/2, 3/4, 1", analysis.measured_orders_values),
     ), kind="value"),
-    Question("1.7", "picard_iteration", "Picard's iteration on a grid", 3, (
+    Question("C1.7", "picard_iteration", "Picard's iteration on a grid", 3, (
         Test("matches nodelib.analysis.picard_iteration", analysis.picard_random),
         Test("reproduces the Taylor polynomials of e^t", analysis.picard_taylor),
     )),

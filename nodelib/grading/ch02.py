@@ -2,18 +2,18 @@
 
 Questions, each grading one name of ``exercises/ch02_runge_kutta_multistep.ipynb``:
 
-- 2.1 ``rk_step(f, t, y, h, A, b, c)``: one explicit Runge–Kutta step from a Butcher tableau.
-- 2.2 ``rk_order(A, b)``: the highest order p <= 4 whose order conditions hold.
-- 2.3 ``ab2_solve(f, y0, t)``: Adams–Bashforth 2 on a uniform grid, started by one RK4 step.
-- 2.4 ``satisfies_root_condition(alpha)``: Dahlquist's root condition for ρ.
-- 2.5 ``stability_function(A, b, z)``: R(z) of a Runge–Kutta method.
-- 2.6 ``in_stability_region(A, b, z)``: whether |R(z)| <= 1.
-- 2.7 ``embedded_step(f, t, y, h, A, b, b_hat, c)``: a step with its embedded error estimate.
-- 2.8 ``propose_step(error, y, y_next, h, rtol, atol, k)``: accept or reject, and the next h.
+- C2.1 ``rk_step(f, t, y, h, A, b, c)``: one explicit Runge–Kutta step from a Butcher tableau.
+- C2.2 ``rk_order(A, b)``: the highest order p <= 4 whose order conditions hold.
+- C2.3 ``ab2_solve(f, y0, t)``: Adams–Bashforth 2 on a uniform grid, started by one RK4 step.
+- C2.4 ``satisfies_root_condition(alpha)``: Dahlquist's root condition for ρ.
+- C2.5 ``stability_function(A, b, z)``: R(z) of a Runge–Kutta method.
+- C2.6 ``in_stability_region(A, b, z)``: whether |R(z)| <= 1.
+- C2.7 ``embedded_step(f, t, y, h, A, b, b_hat, c)``: a step with its embedded error estimate.
+- C2.8 ``propose_step(error, y, y_next, h, rtol, atol, k)``: accept or reject, and the next h.
 
 The tests compare with nodelib (`nodelib.rk.rk_step`, `nodelib.order_conditions`,
 `nodelib.odeint`, `nodelib.lmm.root_condition`, `ButcherTableau.stability_function`,
-`nodelib.step_control`) on named tableaux, random problems and edge cases. 2.4 to 2.8 are
+`nodelib.step_control`) on named tableaux, random problems and edge cases. C2.4 to C2.8 are
 tested in `nodelib.grading._ch02_stability`.
 """
 
@@ -64,7 +64,7 @@ def _reference_step(f: Any, t: Tensor, y: Tensor, h: float, tab: ButcherTableau)
     )[0]
 
 
-# --- 2.1 rk_step ------------------------------------------------------------------------------
+# --- C2.1 rk_step ------------------------------------------------------------------------------
 
 
 def _rk_mistakes(f: Any, t: Tensor, y: Tensor, h: float, tab: ButcherTableau) -> list:
@@ -128,7 +128,7 @@ def _rk_step_order(step: Any, device: torch.device) -> str:
     )
 
 
-# --- 2.2 rk_order ------------------------------------------------------------------------------
+# --- C2.2 rk_order ------------------------------------------------------------------------------
 
 
 def _perturbed(tab: ButcherTableau, i: int, j: int, eps: float) -> tuple[list, list]:
@@ -189,7 +189,7 @@ def _order_cases_test(rk_order: Any, device: torch.device) -> str:
     return f"{len(_order_cases())} tableaux: named, implicit, perturbed"
 
 
-# --- 2.3 ab2_solve ------------------------------------------------------------------------------
+# --- C2.3 ab2_solve ------------------------------------------------------------------------------
 
 
 def _ab2_random(solve: Any, device: torch.device) -> str:
@@ -248,24 +248,24 @@ def _ab2_order(solve: Any, device: torch.device) -> str:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("2.1", "rk_step", "one explicit Runge–Kutta step from a tableau", 2, (
+    Question("C2.1", "rk_step", "one explicit Runge–Kutta step from a tableau", 2, (
         Test("matches nodelib.rk.rk_step for seven tableaux", _rk_step_random),
         Test("with RK4's tableau the error shrinks like h^4", _rk_step_order),
     )),
-    Question("2.2", "rk_order", "the order from the order conditions", 2, (
+    Question("C2.2", "rk_order", "the order from the order conditions", 2, (
         Test("agrees with nodelib.order_conditions up to order 4", _order_cases_test),
     )),
-    Question("2.3", "ab2_solve", "Adams–Bashforth 2 on a uniform grid", 2, (
+    Question("C2.3", "ab2_solve", "Adams–Bashforth 2 on a uniform grid", 2, (
         Test("matches nodelib.odeint(method='adams_bashforth2')", _ab2_random),
         Test("the error shrinks like h^2", _ab2_order),
     )),
-    Question("2.4", "satisfies_root_condition", "the root condition of ρ", 2,
+    Question("C2.4", "satisfies_root_condition", "the root condition of ρ", 2,
              stability.ROOT_TESTS),
-    Question("2.5", "stability_function", "the stability function R(z)", 2,
+    Question("C2.5", "stability_function", "the stability function R(z)", 2,
              stability.STABILITY_FUNCTION_TESTS),
-    Question("2.6", "in_stability_region", "whether hλ lies in the stability region", 1,
+    Question("C2.6", "in_stability_region", "whether hλ lies in the stability region", 1,
              stability.REGION_TESTS),
-    Question("2.7", "embedded_step", "a step with its embedded error estimate", 2,
+    Question("C2.7", "embedded_step", "a step with its embedded error estimate", 2,
              stability.EMBEDDED_TESTS),
-    Question("2.8", "propose_step", "the step-size controller", 2, stability.CONTROLLER_TESTS),
+    Question("C2.8", "propose_step", "the step-size controller", 2, stability.CONTROLLER_TESTS),
 )  # fmt: skip

@@ -2,13 +2,13 @@
 
 Questions, each grading one name of ``exercises/ch03_resnets.ipynb``:
 
-- 3.1 ``ResidualBlock(width, h=1.0)``: the module y -> y + h tanh(K y + b), with K and b in
+- C3.1 ``ResidualBlock(width, h=1.0)``: the module y -> y + h tanh(K y + b), with K and b in
   ``self.linear``; compared with `nodelib.models.ResidualLayer` on copied weights.
-- 3.2 ``my_resnet``: a trained residual network of the reader's design for the digits; it
+- C3.2 ``my_resnet``: a trained residual network of the reader's design for the digits; it
   must contain at least four residual blocks (sub-modules that become the identity when
   their weights are zero) and classify the held-out digits with an accuracy of at least
   `ACCURACY_THRESHOLD` (tests in `nodelib.grading._ch03_design`).
-- 3.3 ``add_identity_layer(model, index)``: a deeper copy of a `nodelib.models.LayerNet`
+- C3.3 ``add_identity_layer(model, index)``: a deeper copy of a `nodelib.models.LayerNet`
   with a zero-weight layer inserted, compared with `LayerNet.with_identity_layer`.
 
 Failures name the typical mistake that explains them (no shortcut, a missing h, the
@@ -34,7 +34,7 @@ F64 = torch.float64
 ACCURACY_THRESHOLD = design.ACCURACY_THRESHOLD
 
 
-# --- 3.1 ResidualBlock -----------------------------------------------------------------------
+# --- C3.1 ResidualBlock -----------------------------------------------------------------------
 
 
 def _build_block(cls: Any, width: int, h: float, device: torch.device, seed: int) -> nn.Module:
@@ -55,8 +55,8 @@ def _build_block(cls: Any, width: int, h: float, device: torch.device, seed: int
         width,
     ):
         raise CheckFailed(
-            f"the block should keep K and b in self.linear = nn.Linear({width}, {width}); "
-            f"found {linear!r}."
+            f"the block should keep K and b in one linear layer from width {width} to width "
+            f"{width}, the attribute linear; found {linear!r}."
         )
     block = block.to(device=device, dtype=F64)
     g = torch.Generator().manual_seed(seed)
@@ -115,7 +115,7 @@ def block_parameters(cls: Any, device: torch.device) -> str:
     block(y).square().sum().backward()
     if block.linear.weight.grad is None or float(block.linear.weight.grad.abs().sum()) == 0:
         raise CheckFailed("no gradient reaches self.linear.weight: use self.linear in forward.")
-    return "one nn.Linear(width, width); gradients reach it"
+    return "one linear layer, width to width; gradients reach it"
 
 
 def block_identity(cls: Any, device: torch.device) -> str:
@@ -133,7 +133,7 @@ def block_identity(cls: Any, device: torch.device) -> str:
     return "K = 0, b = 0 gives exactly y"
 
 
-# --- 3.3 add_identity_layer ------------------------------------------------------------------
+# --- C3.3 add_identity_layer ------------------------------------------------------------------
 
 
 def _trained_like_net(device: torch.device, depth: int = 4, seed: int = 340) -> LayerNet:
@@ -161,7 +161,7 @@ def identity_copy(fn: Any, device: torch.device) -> str:
     if out is net or len(net.layers) != 4:
         raise CheckFailed(
             "add_identity_layer changed the network it was given (it now has "
-            f"{len(net.layers)} layers): make a copy first, copy.deepcopy(model)."
+            f"{len(net.layers)} layers): work on a copy (copy.deepcopy copies a network)."
         )
     if any(not torch.equal(state[k], v) for k, v in net.state_dict().items()):
         raise CheckFailed("add_identity_layer changed the weights of the network it was given.")
@@ -199,32 +199,32 @@ def identity_position(fn: Any, device: torch.device) -> str:
     if set(got) != set(expected):
         raise CheckFailed(
             "the new network's parameters are not those of a LayerNet with one more "
-            "ResidualLayer; insert a copy of a residual layer "
-            "(e.g. copy.deepcopy(model.layers[0])) into model.layers."
+            "ResidualLayer; insert a copy of one of its residual layers, with zeroed "
+            "weight and bias, among the copy's layers."
         )
     wrong = [k for k in expected if not torch.equal(got[k], expected[k])]
     if wrong:
         raise CheckFailed(
             f"the parameters {wrong[:3]} differ from nodelib's: the zero layer belongs "
-            "before layer `index` (model.layers.insert(index, layer)), and the other layers keep "
-            "their weights and order."
+            "before layer `index` (index len(model.layers) appends it), and the other layers "
+            "keep their weights and order."
         )
     return "the zero layer sits at the index asked for"
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("3.1", "ResidualBlock", "a residual block y + h tanh(K y + b)", 3, (
+    Question("C3.1", "ResidualBlock", "a residual block y + h tanh(K y + b)", 3, (
         Test("matches y + h tanh(K y + b)", block_values),
         Test("its parameters are those of self.linear", block_parameters),
         Test("zero weights give the identity", block_identity),
     )),
-    Question("3.2", "my_resnet", "a ResNet of your design for the digits", 3, (
+    Question("C3.2", "my_resnet", "a ResNet of your design for the digits", 3, (
         Test("maps (batch, 64) to (batch, 10) logits", design.output_shape),
         Test("has at least 4 residual blocks", design.residual_blocks),
         Test(f"test accuracy >= {ACCURACY_THRESHOLD:.0%}", design.accuracy_on_test_set,
              timeout=30.0),
     ), kind="value"),
-    Question("3.3", "add_identity_layer", "a deeper network that computes the same function", 2, (
+    Question("C3.3", "add_identity_layer", "a deeper network that computes the same function", 2, (
         Test("returns a deeper copy", identity_copy),
         Test("computes exactly the same function", identity_function),
         Test("puts the zero layer at the index", identity_position),

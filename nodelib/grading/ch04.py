@@ -2,15 +2,15 @@
 
 Questions, each grading one name of ``exercises/ch04_normalising_flows.ipynb``:
 
-- 4.1 ``affine_log_prob(x, A, b)``: the log-density of x = A z + b, z ~ N(0, I).
-- 4.2 ``planar_logdet(z, u, w, b)``: log|det ∂f/∂z| of the planar map
+- C4.1 ``affine_log_prob(x, A, b)``: the log-density of x = A z + b, z ~ N(0, I).
+- C4.2 ``planar_logdet(z, u, w, b)``: log|det ∂f/∂z| of the planar map
   f(z) = z + u tanh(wᵀz + b) by the matrix determinant lemma.
-- 4.3 ``coupling_forward(z, mask, scale_shift)``: an affine coupling layer and its log|det|.
-- 4.4 ``coupling_inverse(x, mask, scale_shift)``: its inverse.
+- C4.3 ``coupling_forward(z, mask, scale_shift)``: an affine coupling layer and its log|det|.
+- C4.4 ``coupling_inverse(x, mask, scale_shift)``: its inverse.
 
-The references: `torch.distributions.MultivariateNormal` (4.1), the brute-force
-`torch.linalg.slogdet` of the autograd Jacobian and `nodelib.models.flows.PlanarFlow` (4.2),
-`nodelib.models.flows.AffineCoupling` (4.3, 4.4, in `nodelib.grading._ch04_coupling`).
+The references: `torch.distributions.MultivariateNormal` (C4.1), the brute-force
+`torch.linalg.slogdet` of the autograd Jacobian and `nodelib.models.flows.PlanarFlow` (C4.2),
+`nodelib.models.flows.AffineCoupling` (C4.3, C4.4, in `nodelib.grading._ch04_coupling`).
 Failures name the typical mistake that explains them.
 """
 
@@ -37,7 +37,7 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-# --- 4.1 affine_log_prob -------------------------------------------------------------------
+# --- C4.1 affine_log_prob -------------------------------------------------------------------
 
 
 def _affine_case(d: int, seed: int, negative: bool) -> tuple[Tensor, Tensor, Tensor]:
@@ -102,7 +102,7 @@ def _affine_identity(fn: Any, device: torch.device) -> str:
     return "A = I, b = 0 gives the standard normal; a batch of one point"
 
 
-# --- 4.2 planar_logdet ---------------------------------------------------------------------
+# --- C4.2 planar_logdet ---------------------------------------------------------------------
 
 
 def _planar_case(d: int, seed: int, dtype: torch.dtype) -> tuple[Tensor, ...]:
@@ -226,16 +226,16 @@ def _planar_cheap(fn: Any, device: torch.device) -> str:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("4.1", "affine_log_prob", "the log-density under an affine map", 2, (
+    Question("C4.1", "affine_log_prob", "the log-density under an affine map", 2, (
         Test("matches the Gaussian N(b, A Aᵀ)", _affine_random),
         Test("A = I and b = 0 give the standard normal", _affine_identity),
     )),
-    Question("4.2", "planar_logdet", "a planar flow's log|det J| by the lemma", 3, (
+    Question("C4.2", "planar_logdet", "a planar flow's log|det J| by the lemma", 3, (
         Test("matches slogdet of the autograd Jacobian", _planar_random),
         Test("matches nodelib's PlanarFlow", _planar_nodelib),
         Test("costs O(N): no N x N determinant", _planar_cheap),
     )),
-    Question("4.3", "coupling_forward", "an affine coupling layer", 3, coupling.FORWARD_TESTS),
-    Question("4.4", "coupling_inverse", "the inverse of an affine coupling layer", 2,
+    Question("C4.3", "coupling_forward", "an affine coupling layer", 3, coupling.FORWARD_TESTS),
+    Question("C4.4", "coupling_inverse", "the inverse of an affine coupling layer", 2,
              coupling.INVERSE_TESTS),
 )  # fmt: skip

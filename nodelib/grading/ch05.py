@@ -2,13 +2,13 @@
 
 Questions, each grading one name of ``exercises/ch05_adjoint.ipynb``:
 
-- 5.1 ``linear_system_adjoint(A, b, dA, db, grad_g)``: dg/dp for A(p) u = b(p), by one
+- C5.1 ``linear_system_adjoint(A, b, dA, db, grad_g)``: dg/dp for A(p) u = b(p), by one
   adjoint solve; compared with `nodelib.sensitivity.linear_system_gradient`.
-- 5.2 ``Dual``: forward-mode dual numbers; each operation compared with
+- C5.2 ``Dual``: forward-mode dual numbers; each operation compared with
   `nodelib.autodiff.Dual` (tests in `nodelib.grading._ch05_dual`).
-- 5.3 ``euler_adjoint(f, f_y, f_theta, y0, theta, h, n_steps, grad_loss)``: the adjoint
+- C5.3 ``euler_adjoint(f, f_y, f_theta, y0, theta, h, n_steps, grad_loss)``: the adjoint
   recurrence of explicit Euler; compared with backpropagation through the Euler loop.
-- 5.4 ``linear_ode_adjoint(A, dA, b, db, c, T)``: the continuous adjoint of y' = A(p) y;
+- C5.4 ``linear_ode_adjoint(A, dA, b, db, c, T)``: the continuous adjoint of y' = A(p) y;
   compared with the closed form `nodelib.sensitivity.linear_ode_gradient` and with central
   differences.
 
@@ -43,7 +43,7 @@ def _linear_problem(n: int, P: int, seed: int, device: torch.device):
     return tuple(x.to(device) for x in (A, b, dA, db, w))
 
 
-# --- 5.1 linear_system_adjoint -------------------------------------------------------------
+# --- C5.1 linear_system_adjoint -------------------------------------------------------------
 
 
 def _linear_mistakes(A, b, dA, db, gu_of) -> list[tuple[Tensor, str]]:
@@ -107,7 +107,7 @@ def _linear_autograd(fn: Any, device: torch.device) -> str:
     return "equals torch.autograd for g = sin(w·u)"
 
 
-# --- 5.3 euler_adjoint ---------------------------------------------------------------------
+# --- C5.3 euler_adjoint ---------------------------------------------------------------------
 
 
 def _euler_problem(n: int, seed: int, device: torch.device):
@@ -218,20 +218,20 @@ def _euler_edges(fn: Any, device: torch.device) -> str:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("5.1", "linear_system_adjoint", "the adjoint of a linear system", 2, (
+    Question("C5.1", "linear_system_adjoint", "the adjoint of a linear system", 2, (
         Test("matches nodelib's adjoint gradient on random systems", _linear_random),
         Test("equals torch.autograd through the solve", _linear_autograd),
     )),
-    Question("5.2", "Dual", "forward-mode dual numbers", 3, (
+    Question("C5.2", "Dual", "forward-mode dual numbers", 3, (
         Test("stores .value and .deriv; operations return new Duals", dual.dual_structure),
         Test("each operation applies its rule (numbers on either side)", dual.dual_arithmetic),
         Test("exact derivatives of whole programs", dual.dual_programs),
     )),
-    Question("5.3", "euler_adjoint", "the adjoint of the Euler recurrence", 3, (
+    Question("C5.3", "euler_adjoint", "the adjoint of the Euler recurrence", 3, (
         Test("equals backpropagation through the Euler loop", _euler_random),
         Test("one step and no steps", _euler_edges),
     )),
-    Question("5.4", "linear_ode_adjoint", "the continuous adjoint of y' = A(p) y", 3, (
+    Question("C5.4", "linear_ode_adjoint", "the continuous adjoint of y' = A(p) y", 3, (
         Test("matches the closed form", ode.closed_form, timeout=30.0),
         Test("matches central differences", ode.finite_differences, timeout=30.0),
     )),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -28,6 +27,7 @@ from typing import Any, Literal
 
 import torch
 
+from nodelib.grading.ids import chapter_number, normalise_id
 from nodelib.grading.runner import Outcome, choose_backend, run_limited
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "get_question",
     "grade",
     "grade_namespace",
+    "normalise_id",
     "record",
 ]
 
@@ -53,6 +54,10 @@ CHAPTER_MODULES: dict[int, str] = {
 }
 RECORD_ENV = "NODELIB_GRADING_RECORD"
 DEFAULT_TIMEOUT = 10.0  # seconds per test
+NOT_IMPLEMENTED_ADVICE = (
+    "write it in place of the line that raises NotImplementedError; if you are stuck, "
+    "open the hints in the Markdown cell just above that cell."
+)
 TestStatus = Literal["passed", "failed", "error", "timeout", "not run"]
 QuestionStatus = Literal["passed", "failed", "not run"]
 
@@ -73,7 +78,7 @@ class Test:
 
 @dataclass(frozen=True)
 class Question:
-    """A graded question: its id ("1.3"), the notebook name it grades, points and tests."""
+    """A graded question: its id ("C1.3"), the notebook name it grades, points and tests."""
 
     id: str
     name: str
@@ -108,6 +113,7 @@ class QuestionResult:
     status: QuestionStatus
     tests: list[TestResult] = field(default_factory=list)
     feedback: str = ""  # about the question as a whole (e.g. "not defined")
+    not_implemented: bool = False  # a stub raised NotImplementedError: nothing to grade yet
 
     @property
     def passed(self) -> bool:
@@ -130,24 +136,12 @@ class QuestionResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QuestionResult:
         tests = [TestResult(**t) for t in data.get("tests", [])]
-        keys = ("question", "name", "title", "max_points", "status", "feedback")
+        keys = ("question", "name", "title", "max_points", "status", "feedback", "not_implemented")
         return cls(**{k: data[k] for k in keys if k in data}, tests=tests)
 
 
-def chapter_number(spec: str | int) -> int:
-    """The chapter number of 1, "1", "ch01", "1.3" (a question id).
-
-    Raises:
-        ValueError: spec is none of these.
-    """
-    match = re.fullmatch(r"(?:ch)?0*(\d+)(?:\.\d+)?", str(spec).strip())
-    if match is None:
-        raise ValueError(f"not a chapter or question: {spec!r} (write e.g. 1, 'ch01' or '1.3').")
-    return int(match.group(1))
-
-
 def chapter_questions(chapter: str | int) -> tuple[Question, ...]:
-    """The questions of a chapter, given as 1, "1", "ch01" or a question id like "1.3".
+    """The questions of a chapter, given as 1, "1", "ch01" or a question id like "C1.3".
 
     Raises:
         ValueError: the chapter has no graded questions.
@@ -160,14 +154,15 @@ def chapter_questions(chapter: str | int) -> tuple[Question, ...]:
 
 
 def get_question(question_id: str) -> Question:
-    """The question with this id, e.g. "1.3".
+    """The question with this id, e.g. "C1.3" (the old "1.3" is read as "C1.3").
 
     Raises:
         ValueError: no such question (the message lists the chapter's questions).
     """
     questions = chapter_questions(question_id)
+    wanted = normalise_id(question_id)
     for question in questions:
-        if question.id == str(question_id).strip():
+        if question.id == wanted:
             return question
     ids = ", ".join(f"{q.id} ({q.name})" for q in questions)
     raise ValueError(f"there is no question {question_id!r}; this chapter has: {ids}.")
@@ -190,14 +185,15 @@ def _test_result(test: Test, outcome: Outcome, limit: float, name: str) -> TestR
     if outcome.status == "crashed":
         text = f"{outcome.exc_message}: your code crashed the process that ran the test."
         return TestResult(test.description, "error", text)
+    if not outcome.failed_check and outcome.exc_type == "NotImplementedError":
+        # Name the function whose stub raised: it may be a helper of the graded one. The
+        # stub's own message is not repeated: the hints are in the notebook, above the stub.
+        where = outcome.origin if outcome.origin.isidentifier() else name
+        return TestResult(
+            test.description, "failed", f"{where} is not implemented yet: {NOT_IMPLEMENTED_ADVICE}"
+        )
     if outcome.failed_check:
         text = outcome.exc_message
-    elif outcome.exc_type == "NotImplementedError":
-        # Name the function whose stub raised: it may be a helper of the graded one.
-        where = outcome.origin if outcome.origin.isidentifier() else name
-        text = f"{where} is not implemented yet" + (
-            f" ({outcome.exc_message})" if outcome.exc_message else ""
-        )
     elif outcome.internal:
         text = (
             f"the grader itself failed ({outcome.exc_type}: {outcome.exc_message}). This is "
@@ -209,8 +205,6 @@ def _test_result(test: Test, outcome: Outcome, limit: float, name: str) -> TestR
         lines = outcome.output.strip().splitlines()[-10:]
         text += "\nyour code printed:\n" + "\n".join("  " + line for line in lines)
     status: TestStatus = "failed" if outcome.failed_check else "error"
-    if outcome.exc_type == "NotImplementedError":
-        status = "failed"
     return TestResult(test.description, status, text.rstrip())
 
 
@@ -225,7 +219,7 @@ def grade(
     """Run every test of a question on the reader's answer; print nothing.
 
     Args:
-        question: a question id such as "1.3", or the Question.
+        question: a question id such as "C1.3", or the Question.
         answer: the reader's function (or value) that the question grades.
         device: where the tests put their tensors ("cpu", "cuda").
         timeout: seconds per test; None: each test's own limit (10 s by default).
@@ -234,7 +228,8 @@ def grade(
 
     Returns:
         The QuestionResult. After a test times out, or finds the answer not implemented,
-        the question's remaining tests are "not run".
+        the question's remaining tests are "not run"; an answer not implemented yet is
+        flagged (`QuestionResult.not_implemented`) and its feedback says so, and only that.
 
     Raises:
         ValueError: unknown question, or a device that is not available.
@@ -265,6 +260,7 @@ def grade(
             tracebacks.add(outcome.traceback)
         if outcome.exc_type == "NotImplementedError":
             skip_reason = "not run: implement the missing function first"
+            result.not_implemented, result.feedback = True, test_result.feedback
         elif outcome.status == "timeout":
             skip_reason = "not run: an earlier test of this question did not finish in time"
         result.tests.append(test_result)

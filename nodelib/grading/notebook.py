@@ -9,7 +9,7 @@ function the notebook defined, under the per-test time limits of `nodelib.gradin
 Robustness, as the reader's notebook may be broken in any way:
 
 - a cell that raises fails only the questions whose names it should have defined; a cell
-  tagged ``question:1.3`` (the exercise's solution cell) is named in that question's
+  tagged ``question:C1.3`` (the exercise's solution cell) is named in that question's
   feedback when the question fails;
 - a cell that runs past its limit is interrupted (like the stop button) and execution goes
   on; a cell that ignores the interrupt for as long again is stopped by killing the
@@ -39,11 +39,13 @@ from typing import Any, Literal
 import nbformat
 
 from nodelib.grading.core import (
+    NOT_IMPLEMENTED_ADVICE,
     RECORD_ENV,
     QuestionResult,
     TestResult,
     chapter_number,
     chapter_questions,
+    normalise_id,
 )
 
 __all__ = ["CellRun", "NotebookReport", "chapter_of", "grade_notebook"]
@@ -57,13 +59,18 @@ class CellRun:
     status: Literal["ok", "error", "timeout", "not run"]
     ename: str = ""
     evalue: str = ""
-    questions: list[str] = field(default_factory=list)  # from the tags question:<id>
+    questions: list[str] = field(default_factory=list)  # from the tags question:<id>, as "C1.3"
     expected_error: bool = False  # tagged raises-exception
 
     def describe(self, source: str) -> str:
         """A sentence about what went wrong in this cell, naming it by its first line."""
         first = source.strip().splitlines()[0][:50] if source.strip() else ""
         where = f"Cell {self.index + 1} ({first!r})"
+        if self.status == "error" and self.ename == "NotImplementedError":
+            return (
+                f"{where} stops at NotImplementedError: the exercise is not implemented yet. "
+                f"Write its code there; {NOT_IMPLEMENTED_ADVICE.split('; ', 1)[1]}"
+            )
         if self.status == "error":
             return f"{where} raised {self.ename}: {self.evalue}"
         if self.status == "timeout":
@@ -114,7 +121,8 @@ def chapter_of(nb: nbformat.NotebookNode, path: Path) -> int:
 
 def _question_tags(cell: nbformat.NotebookNode) -> list[str]:
     tags = cell.get("metadata", {}).get("tags", [])
-    return [t.split(":", 1)[1] for t in tags if t.startswith("question:")]
+    # Notebooks saved before the "C" numbering are tagged question:1.3: read as C1.3.
+    return [normalise_id(t.split(":", 1)[1]) for t in tags if t.startswith("question:")]
 
 
 def _error_of(cell: nbformat.NotebookNode) -> tuple[str, str] | None:

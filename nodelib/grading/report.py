@@ -22,7 +22,16 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def format_question(result: QuestionResult) -> str:
-    """A multi-line report: the question, then each test with its feedback."""
+    """A multi-line report: the question, then each test with its feedback.
+
+    An answer that is not implemented yet gets two lines: the question, and where to start.
+    """
+    if result.not_implemented:
+        return "\n".join([
+            f"Question {result.question}, {result.name} ({result.title}): not implemented "
+            f"yet, {result.points}/{result.max_points} points.",
+            _indent(result.feedback, "  "),
+        ])  # fmt: skip
     n_pass = sum(t.passed for t in result.tests)
     verdict = "passed" if result.passed else "not passed yet"
     lines = [

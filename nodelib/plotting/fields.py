@@ -1,20 +1,12 @@
-"""Plotting helpers shared by the chapters (matplotlib; safe under the Agg backend).
+"""Trajectories, phase portraits, vector fields, 2-D densities and samples, a flow's densities.
 
-Trajectories and phase portraits, vector fields, 2-D densities and samples, a density's evolution
-through a flow, stability regions of Runge–Kutta methods, learning curves. Every function draws
-into the ``ax`` it is given (or a new figure), returns the Axes (or Figure), never calls
-``plt.show``. Tensors are accepted wherever arrays are and are moved to the CPU first;
-functions of tensors are called without gradients, in the dtype and on the device of their
-parameters. :func:`stability_region_mask` returns the numbers behind the stability pictures.
-
-Keywords shared by the functions (and so not repeated in their Args):
-``ax`` (Axes to draw into; a new figure when None), ``xlim``/``ylim`` (the plotted ranges of
-y_0 and y_1, or of Re z and Im z) and ``n`` (grid points per axis).
+Every function draws into the ``ax`` it is given (or a new figure) and returns the Axes (or
+Figure); see `nodelib.plotting` for the keywords they share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -25,38 +17,16 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from nodelib.odeint import odeint
-from nodelib.tableau import TABLEAUS, ButcherTableau
+from nodelib.plotting._common import Limits, VectorField, _axes, _dtype_device, _np
 
 __all__ = [
     "phase_portrait",
     "plot_density_2d",
     "plot_density_evolution",
-    "plot_learning_curves",
     "plot_samples",
-    "plot_stability_region",
     "plot_trajectories",
     "plot_vector_field",
-    "stability_region_mask",
 ]
-
-Limits = tuple[float, float]
-VectorField = Callable[[Tensor, Tensor], Tensor]
-
-
-def _axes(ax: Axes | None) -> Axes:
-    return plt.subplots()[1] if ax is None else ax
-
-
-def _np(x: Any) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _dtype_device(f: Any) -> tuple[torch.dtype, torch.device]:
-    # A module is evaluated in the dtype and on the device of its parameters.
-    params = list(f.parameters()) if isinstance(f, torch.nn.Module) else []
-    return (params[0].dtype, params[0].device) if params else (torch.float32, torch.device("cpu"))
 
 
 def plot_trajectories(
@@ -318,131 +288,3 @@ def plot_density_evolution(
             plot_density_2d(frame, ax=ax, xlim=xlim, ylim=ylim, n=n)
         ax.set(xticks=[], yticks=[], title="" if times is None else f"t = {times[k]:g}")
     return fig
-
-
-def stability_region_mask(
-    method: ButcherTableau | str | Callable[[np.ndarray], np.ndarray],
-    xlim: Limits = (-5.0, 2.0),
-    ylim: Limits = (-3.5, 3.5),
-    *,
-    n: int = 400,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where |R(z)| <= 1 on a grid of the complex plane (HNW II, Sect. IV.2).
-
-    Args:
-        method: a ``ButcherTableau``, a name in ``nodelib.tableau.TABLEAUS``, or R itself
-            (complex array -> complex array).
-        xlim, ylim, n: see the module docstring.
-
-    Returns:
-        (re, im, inside): re (n,), im (n,), inside (n, n) bool with inside[i, j] for
-        z = re[j] + 1j * im[i]; poles (inf or nan) count as outside.
-
-    Raises:
-        ValueError: an unknown method name.
-    """
-    if isinstance(method, str):
-        if method not in TABLEAUS:
-            raise ValueError(f"unknown method {method!r}; choose one of {sorted(TABLEAUS)}")
-        method = TABLEAUS[method]
-    R = method.stability_function if isinstance(method, ButcherTableau) else method
-    re, im = np.linspace(*xlim, n), np.linspace(*ylim, n)
-    z = re[None, :] + 1j * im[:, None]
-    with np.errstate(all="ignore"):
-        absR = np.abs(np.asarray(R(z)))
-    return re, im, np.isfinite(absR) & (absR <= 1.0)
-
-
-def plot_stability_region(
-    method: ButcherTableau | str | Callable[[np.ndarray], np.ndarray],
-    *,
-    xlim: Limits = (-5.0, 2.0),
-    ylim: Limits = (-3.5, 3.5),
-    n: int = 400,
-    ax: Axes | None = None,
-    color: str = "C0",
-    alpha: float = 0.35,
-    label: str | None = None,
-) -> Axes:
-    """Fill the stability region {z : |R(z)| <= 1} of a method, with the real and imaginary axes.
-
-    Args:
-        method: as for :func:`stability_region_mask`.
-        xlim, ylim, n, ax: see the module docstring (several regions can share one ax).
-        color, alpha: fill colour and opacity.
-        label: legend entry; default the tableau's name.
-
-    Returns:
-        The Axes.
-    """
-    re, im, inside = stability_region_mask(method, xlim, ylim, n=n)
-    ax = _axes(ax)
-    ax.contourf(re, im, inside.astype(float), levels=[0.5, 1.5], colors=[color], alpha=alpha)
-    ax.contour(re, im, inside.astype(float), levels=[0.5], colors=[color], linewidths=1.0)
-    if label is None:
-        label = method if isinstance(method, str) else getattr(method, "name", None)
-    ax.fill([], [], color=color, alpha=alpha, label=label)  # legend proxy
-    ax.axhline(0.0, color="k", lw=0.6)
-    ax.axvline(0.0, color="k", lw=0.6)
-    ax.set(xlabel="Re $z$", ylabel="Im $z$", aspect="equal")
-    return ax
-
-
-_X_KEYS = ("epoch", "epochs", "step", "steps", "iteration", "iterations", "iter")
-
-
-def _as_series(history: Any) -> dict[str, list[float]]:
-    # Lenient: a dict, a list of per-epoch dicts, an object with a dict `.history`, or an
-    # object whose attributes are lists.
-    if isinstance(history, Sequence) and history and isinstance(history[0], Mapping):
-        history = {k: [row.get(k, np.nan) for row in history] for k in history[0]}
-    if not isinstance(history, Mapping):
-        inner = getattr(history, "history", None)
-        history = inner if isinstance(inner, Mapping) else vars(history)
-    series = {}
-    for key, values in history.items():
-        try:
-            if isinstance(values, (str, bytes)):
-                continue
-            series[str(key)] = [float(v) for v in values]
-        except (TypeError, ValueError):
-            continue
-    return {k: v for k, v in series.items() if v}
-
-
-def plot_learning_curves(
-    history: Any, *, keys: Sequence[str] | None = None, ax: Axes | None = None, logy: bool = False
-) -> Axes:
-    """Plot training curves, one line per recorded quantity.
-
-    Args:
-        history: a dict of lists, a list of per-step dicts, or an object with such a dict in
-            ``.history`` or with list attributes (e.g. a dataclass). Entries that are not
-            sequences of numbers (or 0-d tensors) are skipped. An "epoch"/"step"/"iteration"
-            series is used as the x-axis.
-        keys: the quantities to plot; default every numeric series except the x-axis.
-        ax: see the module docstring.
-        logy: logarithmic y-axis.
-
-    Returns:
-        The Axes, with one labelled line per key and a legend.
-
-    Raises:
-        ValueError: nothing to plot, or a requested key is missing.
-    """
-    series = _as_series(history)
-    x_key = next((k for k in _X_KEYS if k in series), None)
-    keys = [k for k in series if k != x_key] if keys is None else list(keys)
-    missing = [k for k in keys if k not in series]
-    if missing or not keys:
-        raise ValueError(
-            f"nothing to plot for keys {missing or keys}; numeric series found: {sorted(series)}"
-        )
-    ax = _axes(ax)
-    for k in keys:
-        y = series[k]
-        x = series[x_key] if x_key and len(series[x_key]) == len(y) else range(len(y))
-        ax.plot(list(x), y, label=k)
-    ax.set(xlabel=x_key or "step", yscale="log" if logy else "linear")
-    ax.legend()
-    return ax
