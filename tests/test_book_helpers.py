@@ -46,14 +46,19 @@ print(calls)
 """
 
 
-@pytest.fixture(scope="module")
-def executed() -> nbformat.NotebookNode:
+def _run_in_a_kernel(source: str) -> nbformat.NotebookNode:
+    """A one-cell notebook of `source`, executed in a fresh kernel."""
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SOURCE)]
+    nb.cells = [nbformat.v4.new_code_cell(source)]
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     return nb
+
+
+@pytest.fixture(scope="module")
+def executed() -> nbformat.NotebookNode:
+    return _run_in_a_kernel(SOURCE)
 
 
 def test_glued_values_are_read_back(executed: nbformat.NotebookNode) -> None:
@@ -131,12 +136,7 @@ print(sorted(calls))
 
 @pytest.fixture(scope="module")
 def static_executed() -> nbformat.NotebookNode:
-    from nbclient import NotebookClient
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(STATIC_SOURCE)]
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    return nb
+    return _run_in_a_kernel(STATIC_SOURCE)
 
 
 def test_static_figure_holds_one_distinct_image_per_state(
