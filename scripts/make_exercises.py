@@ -13,8 +13,10 @@ The markers in a solution notebook:
 - Code: the lines from ``# BEGIN SOLUTION`` to ``# END SOLUTION`` become one line,
   ``raise NotImplementedError("not implemented yet: open the hints above this cell")``, at
   the marker's indentation. The BEGIN line carries nothing else: the hints are written in
-  the Markdown cell just above the exercise's cell, as folded MyST dropdowns
-  (``:::{dropdown} Hint 1: the idea``), the idea first and a more specific step next, never
+  the Markdown cell just above the exercise's cell, as folded HTML blocks
+  (``<details>`` / ``<summary>Hint 1: the idea</summary>``, a blank line, the hint in
+  Markdown, a blank line, ``</details>``: folded in JupyterLab, Colab and on the website),
+  the idea first and a more specific step next, never
   a line of the solution (tests/test_hints.py checks both). A region that is not indented
   raises when its cell runs: the cell gets the tag ``raises-exception``.
 - Markdown: ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` is removed, and
@@ -77,7 +79,7 @@ def strip_code(source: str, where: str) -> tuple[str, bool]:
             if begin.group("rest").strip():
                 raise ValueError(
                     f"{where}: text after # BEGIN SOLUTION ({begin.group('rest').strip()!r}): "
-                    "write hints as dropdowns in the Markdown cell above the exercise"
+                    "write hints as folded <details> blocks in the Markdown cell above the exercise"
                 )
             inside = True
             out.append(f'{begin.group("indent")}raise NotImplementedError("{STUB_MESSAGE}")')

@@ -1,7 +1,8 @@
 """Hints teach in steps and never hand over the answer.
 
 Every coding exercise has, in the Markdown cell just above its stub, at least two folded hints
-(MyST dropdowns ``:::{dropdown} Hint 1: ...``). No hint, no stub message and no message of the
+(HTML ``<details><summary>Hint 1: ...</summary>``: folded in JupyterLab, Colab and on the
+website alike, with Markdown and maths inside). No hint, no stub message and no message of the
 grader may contain a line of a reference solution: the code lines between ``# BEGIN SOLUTION``
 and ``# END SOLUTION`` in solutions/*.ipynb, compared after normalisation (whitespace
 collapsed, trailing comments dropped, a leading ``return`` or assignment target dropped so
@@ -26,8 +27,10 @@ EXERCISES = [ROOT / "exercises" / p.name for p in SOLUTIONS]
 GRADING = sorted((ROOT / "nodelib" / "grading").glob("*.py"))
 BEGIN = re.compile(r"^\s*# BEGIN SOLUTION")
 END = re.compile(r"^\s*# END SOLUTION")
-DROPDOWN = re.compile(r"^:::\{dropdown\}\s*Hint\b.*?$(.*?)^:::\s*$", re.DOTALL | re.MULTILINE)
-HINT_TITLE = re.compile(r"^:::\{dropdown\}\s*(Hint\b.*)$", re.MULTILINE)
+DROPDOWN = re.compile(
+    r"^<details>\n<summary>Hint\b[^\n]*</summary>\n(.*?)^</details>\s*$", re.DOTALL | re.MULTILINE
+)
+HINT_TITLE = re.compile(r"^<details>\n<summary>(Hint\b[^\n]*)</summary>$", re.MULTILINE)
 STUB = re.compile(r"raise NotImplementedError\((?P<message>.*)\)")
 MIN_LENGTH = 15  # shorter solution lines ("return y", "y = x") say nothing by themselves
 MIN_COMPACT = 9  # the same, counted without whitespace ("1+z*(x@b)" counts)
