@@ -18,9 +18,11 @@ from torch import Tensor
 
 State = Tensor | tuple[Tensor, ...]
 
-_COMMON_OPTIONS = frozenset(
-    {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm"}
-)
+# Every option some method reads (nodelib.odeint.method_options says which method reads which).
+_KNOWN_OPTIONS = frozenset(
+    {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
+     "theta", "newton_tol", "newton_max_iter"}
+)  # fmt: skip
 
 
 def _check_y0(y0: object) -> tuple[Tensor, ...]:
@@ -191,8 +193,27 @@ def _check_output(out: object, parts: tuple[Tensor, ...], is_tuple: bool) -> Non
             )
 
 
-def make_problem(func, y0, t, rtol, atol, method_options: frozenset, options) -> Problem:
-    """Check the user's arguments and build the normal form; raises ValueError/TypeError."""
+def _check_options(options: dict, valid: frozenset, method: str) -> None:
+    unknown = sorted(set(options) - _KNOWN_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown}; valid options for {method} are: "
+            f"{', '.join(sorted(valid))}."
+        )
+    unused = sorted(set(options) - valid)
+    if unused:
+        raise ValueError(
+            f"option(s) {unused} are not used by {method}, which reads only: "
+            f"{', '.join(sorted(valid))}. Remove them (step-size control needs an adaptive "
+            "method such as 'dopri5' without step_size; theta and newton_* an implicit method)."
+        )
+
+
+def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: str) -> Problem:
+    """Check the user's arguments and build the normal form; raises ValueError/TypeError.
+
+    `valid` are the options the method reads; `method` names it in error messages.
+    """
     if not callable(func):
         raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}.")
     is_tuple = isinstance(y0, tuple | list)
@@ -203,10 +224,7 @@ def make_problem(func, y0, t, rtol, atol, method_options: frozenset, options) ->
     if rtol == 0 and atol == 0:
         raise ValueError("rtol and atol are both 0: at least one tolerance must be positive.")
     options = dict(options or {})
-    unknown = set(options) - _COMMON_OPTIONS - method_options
-    if unknown:
-        valid = ", ".join(sorted(_COMMON_OPTIONS | method_options))
-        raise ValueError(f"unknown option(s) {sorted(unknown)}; valid options are: {valid}.")
+    _check_options(options, valid, method)
     for key in ("step_size", "first_step", "max_step"):
         if key in options and options[key] is not None and not float(options[key]) > 0:
             raise ValueError(f"options['{key}'] must be a positive number, got {options[key]!r}.")

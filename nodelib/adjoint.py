@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from nodelib.odeint import odeint
+from nodelib.odeint import method_options, odeint
 
 __all__ = ["odeint_adjoint"]
 
@@ -230,7 +230,8 @@ def _backward_sweep(
     a_t = torch.zeros(1 if layout.with_time else 0, dtype=Y.dtype, device=Y.device)
     t_grad = torch.zeros(n, dtype=Y.dtype, device=Y.device) if layout.with_time else None
     options = dict(cfg.backward["options"])
-    options["norm"] = _make_norm(cfg.norm, layout)
+    if "norm" in method_options(cfg.backward["method"], options)[0]:  # adaptive solves only
+        options["norm"] = _make_norm(cfg.norm, layout)
     backward_args = {**cfg.backward, "options": options}
     for i in range(n - 1, 0, -1):
         a = a + G[i]

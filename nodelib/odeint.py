@@ -41,8 +41,29 @@ from nodelib.tableau import TABLEAUS
 
 __all__ = ["METHODS", "Solution", "odeint", "solve"]
 
-# Options that only the implicit and multistep methods read.
-_STEPPER_OPTIONS = frozenset({"theta", "newton_tol", "newton_max_iter"})
+# The options each kind of method reads; any other option raises, as an unknown one does.
+_FIXED_OPTIONS = frozenset({"step_size", "max_num_steps"})
+_ADAPTIVE_OPTIONS = frozenset(
+    {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size"}
+)
+_NEWTON_OPTIONS = frozenset({"newton_tol", "newton_max_iter"})
+
+
+def method_options(method: str, options: dict | None) -> tuple[frozenset[str], str]:
+    """The options `method` reads (with these `options`), and what kind of method it is."""
+    tableau = TABLEAUS.get(method)
+    if tableau is not None and tableau.is_adaptive:
+        if "step_size" in (options or {}):
+            return _FIXED_OPTIONS, "an adaptive method run with a fixed step_size"
+        return _ADAPTIVE_OPTIONS, "an adaptive method"
+    if tableau is not None:
+        return _FIXED_OPTIONS, "a fixed-step method"
+    if method == "theta":
+        return _FIXED_OPTIONS | _NEWTON_OPTIONS | {"theta"}, "an implicit fixed-step method"
+    if method in IMPLICIT_METHODS or method.startswith("bdf"):
+        return _FIXED_OPTIONS | _NEWTON_OPTIONS, "an implicit fixed-step method"
+    return _FIXED_OPTIONS, "a fixed-step multistep method"
+
 
 METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS)
 
@@ -51,8 +72,8 @@ def _run(func, y0, t, rtol, atol, method, options, record: bool):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     tableau = TABLEAUS.get(method)
-    extra = frozenset() if tableau is not None else _STEPPER_OPTIONS
-    p = make_problem(func, y0, t, rtol, atol, extra, options)
+    valid, kind = method_options(method, options)
+    p = make_problem(func, y0, t, rtol, atol, options, valid=valid, method=f"{method!r}, {kind}")
     if tableau is not None and tableau.is_adaptive and "step_size" not in p.options:
         ys, stats, records = integrate_adaptive(p, tableau, record=record)
         dense = DenseOutput(tableau)
@@ -99,13 +120,17 @@ def odeint(
         options: `step_size`, `first_step`, `max_num_steps` (default 100000),
             `min_step`, `max_step`, `controller` ("i" or "pi"), `norm` (a callable on the
             scaled error, with y0's structure, returning a 0-d tensor), and for implicit
-            and multistep methods `theta`, `newton_tol`, `newton_max_iter`.
+            methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`. Each
+            method reads only some of them (`method_options` says which): fixed-step runs
+            read `step_size` and `max_num_steps`; the step-size control options need an
+            adaptive method without `step_size`; `newton_*` an implicit one.
 
     Returns:
         `(T, *shape)`: the solution at the times `t` (a tuple of such for a tuple y0).
 
     Raises:
-        ValueError, TypeError: bad arguments; the message names the argument.
+        ValueError, TypeError: bad arguments, or an option the method does not read; the
+            message names the argument.
         nodelib.errors.StepSizeError: the adaptive step size underflowed.
         nodelib.errors.MaxStepsError: more than `max_num_steps` steps were needed.
         nodelib.errors.NonFiniteError: the solution became NaN or Inf.
