@@ -24,7 +24,7 @@ from nodelib.plotting import (
     plot_tolerance_sweep,
     plot_trace_errors,
 )
-from nodelib.plotting.neural_odes import _running_mean
+from nodelib.plotting._common import _running_mean
 
 
 @pytest.fixture(autouse=True)

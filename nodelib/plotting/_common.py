@@ -15,8 +15,16 @@ Limits = tuple[float, float]
 VectorField = Callable[[Tensor, Tensor], Tensor]
 
 
-def _axes(ax: Axes | None) -> Axes:
-    return plt.subplots()[1] if ax is None else ax
+def _axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
+    return plt.subplots(figsize=figsize)[1] if ax is None else ax
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """The mean of the last `window` values (of all so far, at the start), along the last axis."""
+    cumulative = np.cumsum(values, axis=-1)
+    total = cumulative.copy()
+    total[..., window:] -= cumulative[..., :-window]
+    return total / np.minimum(np.arange(1, values.shape[-1] + 1), window)
 
 
 def _np(x: Any) -> np.ndarray:

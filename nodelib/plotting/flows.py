@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nodelib.plotting._common import Limits, _axes, _np
+from nodelib.plotting._common import Limits, _axes, _np, _running_mean
 from nodelib.plotting.curves import plot_spread
 from nodelib.plotting.fields import plot_density_2d, plot_samples
 
@@ -288,8 +288,7 @@ def plot_flow_training(
     v = _np(losses)
     if v.ndim != 2 or len(v) < window:
         raise ValueError(f"need (steps >= {window}, seeds) losses, got shape {v.shape}")
-    kernel = np.ones(window) / window
-    smooth = np.stack([np.convolve(col, kernel, mode="valid") for col in v.T], axis=1)
+    smooth = _running_mean(v.T, window)[:, window - 1 :].T  # full windows only: (steps', seeds)
     ax = _axes(ax)
     label = f"training loss: mean and range of {v.shape[1]} seeds"
     plot_spread(ax, np.arange(window, len(v) + 1), smooth, label=label)

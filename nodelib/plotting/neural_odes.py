@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nodelib.plotting._common import Limits, _axes, _np
+from nodelib.plotting._common import Limits, _axes, _np, _running_mean
 from nodelib.plotting.curves import plot_spread
 from nodelib.plotting.fields import plot_density_2d
 
@@ -36,14 +36,6 @@ def _per_seed(values: Any) -> np.ndarray:
     if v.ndim != 2:
         raise ValueError(f"a result over seeds must have shape (seeds, n), got {v.shape}.")
     return v
-
-
-def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """The mean of the last `window` values (of all so far, at the start), along the last axis."""
-    cumulative = np.cumsum(values, axis=-1)
-    total = cumulative.copy()
-    total[..., window:] -= cumulative[..., :-window]
-    return total / np.minimum(np.arange(1, values.shape[-1] + 1), window)
 
 
 def plot_memory_growth(

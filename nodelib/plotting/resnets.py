@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nodelib.plotting._common import _np
+from nodelib.plotting._common import _axes, _np
 from nodelib.plotting.curves import plot_spread
 from nodelib.plotting.regions import plot_stability_region
 
@@ -34,9 +34,7 @@ __all__ = [
 ]
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (6, 4)) -> Axes:
-    # The chapter's single-panel figures are a little smaller than matplotlib's default.
-    return plt.subplots(figsize=figsize)[1] if ax is None else ax
+SINGLE = (6, 4)  # the chapter's one-panel figures, a little smaller than matplotlib's default
 
 
 def _by_kind(
@@ -97,7 +95,7 @@ def plot_training_losses(
         The Axes: one line per kind over epochs 1..epochs, logarithmic y-axis.
     """
     epochs, seeds = _np(next(iter(losses.values()))).shape
-    ax = _axes(ax)
+    ax = _axes(ax, SINGLE)
     _by_kind(ax, np.arange(1, epochs + 1), losses, labels, seed_dim=-1, marker="o", ms=3)
     ax.set_yscale("log")
     where = "" if depth is None else f" at depth {depth}"
@@ -249,7 +247,7 @@ def plot_deletion_effect(
         The Axes (log-log): one marker style per kind, seeds x depth points each, and a
         dotted diagonal "change = step".
     """
-    ax = _axes(ax)
+    ax = _axes(ax, SINGLE)
     for i, kind in enumerate(steps):
         ax.loglog(
             _np(steps[kind]).ravel(),
@@ -372,7 +370,7 @@ def plot_saved_memory(
     Returns:
         The Axes (log-log, base 2): two lines, in KiB.
     """
-    ax = _axes(ax)
+    ax = _axes(ax, SINGLE)
     ax.loglog(depths, _np(saved_plain) / 1024, "o-", base=2, label="nn.Sequential (backprop)")
     ax.loglog(depths, _np(saved_reversible) / 1024, "s-", base=2, label="ReversibleSequence")
     ax.set(
