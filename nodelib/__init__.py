@@ -32,6 +32,7 @@ from nodelib.errors import (
     NonFiniteError,
     StepSizeError,
 )
+from nodelib.events import odeint_event
 from nodelib.odeint import METHODS, Solution, odeint, solve
 from nodelib.step_control import IController, PIController
 from nodelib.tableau import TABLEAUS, ButcherTableau
@@ -84,6 +85,7 @@ __all__ = [
     "models",
     "odeint",
     "odeint_adjoint",
+    "odeint_event",
     "plotting",
     "profiling",
     "seed_everything",

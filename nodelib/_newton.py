@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from nodelib._types import VectorField
 from nodelib.errors import ConvergenceError
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "vector_field_jacobian",
 ]
 
-VectorField = Callable[[Tensor, Tensor], Tensor]
 
 # Simplified Newton converges only linearly, and a fixed-step method cannot reject a
 # step, so the budget is generous; a linear f converges in 2 iterations.

@@ -1,7 +1,8 @@
 """Checking and normalising what a user passes to `odeint` and `solve`.
 
-The integrators see one tensor state, time running forwards as Python floats,
-and a vector field `fn(t: float, y) -> Tensor` that counts its evaluations.
+The integrators see one tensor state, time running forwards as Python floats (or as
+tensors, when the solve is differentiated with respect to the times), and a vector
+field `fn(t, y) -> Tensor` that counts its evaluations.
 This module builds that view from the user's arguments (tuple states,
 decreasing times, any floating dtype) and turns it back at the end; every
 check raises an error that names the argument and says what to do.
@@ -10,18 +11,19 @@ check raises an error that names the argument and says what to do.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-State = Tensor | tuple[Tensor, ...]
+from nodelib._state import StateLayout
+from nodelib._types import Field, State, Time
 
 # Every option some method reads (nodelib.odeint.method_options says which method reads which).
 _KNOWN_OPTIONS = frozenset(
     {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
-     "theta", "newton_tol", "newton_max_iter"}
+     "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t"}
 )  # fmt: skip
 
 
@@ -55,12 +57,6 @@ def _check_t(t: object, device: torch.device, dtype: torch.dtype) -> Tensor:
             t = torch.as_tensor(t, dtype=dtype, device=device)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"t must be a 1-D tensor of times, got {type(t).__name__}.") from exc
-    if t.requires_grad and torch.is_grad_enabled():
-        raise ValueError(
-            "t requires grad, but odeint and solve do not differentiate with respect to the "
-            "times: use nodelib.odeint_adjoint for gradients with respect to t, or pass "
-            "t.detach()."
-        )
     if t.device != device:
         raise ValueError(
             f"t is on {t.device} but y0 is on {device}: put them on the same device, "
@@ -100,75 +96,67 @@ def _check_tolerance(name: str, value: object) -> float:
 
 @dataclass
 class Problem:
-    """An initial value problem in the integrators' normal form (time increasing, one tensor)."""
+    """An initial value problem in the integrators' normal form (time increasing, one tensor).
 
-    fn: Callable[[float, Tensor], Tensor]
-    fn_tensor: Callable[[Tensor, Tensor], Tensor]
+    Internal time is the user's time times `direction`. `fn(t, y)` takes it as a float
+    or (when the solve is differentiated with respect to the times) as a 0-d tensor,
+    and counts its evaluations in `nfe`.
+    """
+
+    fn: Field
     y0: Tensor  # (*shape) or (n,) for a tuple state
     times: list[float]  # output times, increasing (negated when the user's t decreases)
     direction: float  # +1.0 or -1.0
     rtol: float
     atol: float
     options: dict
-    time: Callable[[float], Tensor]  # internal float time -> tensor (for fn_tensor's steppers)
+    t_dtype: torch.dtype
+    time: Callable[[float], Tensor]  # internal float time -> 0-d tensor of t's dtype
     unflatten: Callable[[Tensor], State]  # (len(t), *state) -> what odeint returns
     norm: Callable[[Tensor], Tensor] | None = None
+    t_grad: Tensor | None = None  # the internal times with the graph to the user's t
     time_eps: float = 1e-13  # output times this close (relative) to a step's end are on it
     nfe: list[int] = field(default_factory=lambda: [0])
 
-
-def _tuple_tools(parts: tuple[Tensor, ...]):
-    shapes = [p.shape for p in parts]
-    sizes = [p.numel() for p in parts]
-
-    def split(y: Tensor) -> tuple[Tensor, ...]:  # (..., n) -> parts of (..., *shape_i)
-        lead = y.shape[:-1]
-        chunks = torch.split(y, sizes, dim=-1)
-        return tuple(c.reshape((*lead, *s)) for c, s in zip(chunks, shapes, strict=True))
-
-    def join(ys: Sequence[Tensor]) -> Tensor:
-        return torch.cat([p.reshape(-1) for p in ys])
-
-    return split, join
+    @property
+    def t_start(self) -> Time:
+        """The initial time as the steppers get it: a float, or a tensor with a graph."""
+        return self.times[0] if self.t_grad is None else self.t_grad[0]
 
 
-def _wrap_func(func, parts, is_tuple, t_dtype, direction, nfe):
-    """The vector field in normal form, with the first call checked.
-
-    Returns `fn(t: float, y)` for the Runge–Kutta loops and `fn_tensor(t: Tensor, y)`
-    for the implicit and multistep steppers; both take the internal (increasing) time.
-    """
-    split, join = _tuple_tools(parts) if is_tuple else (None, None)
-    device = parts[0].device
+def _wrap_func(func, parts: tuple[Tensor, ...], layout: StateLayout, t_dtype, direction, nfe):
+    """The vector field in normal form (internal time, one tensor), its first call checked."""
+    device, is_tuple = parts[0].device, layout.is_tuple
     checked = [False]
 
-    def core(user_t: Tensor, y: Tensor) -> Tensor:
+    def user_time(t: Time) -> Tensor:
+        if isinstance(t, Tensor):
+            return t if direction > 0 else -t
+        return torch.scalar_tensor(t * direction, dtype=t_dtype, device=device)
+
+    def core(t: Time, y: Tensor) -> Tensor:
         nfe[0] += 1
-        out = func(user_t, split(y) if is_tuple else y)
+        out = func(user_time(t), layout.split(y) if is_tuple else y)
         if not checked[0]:
             _check_output(out, parts, is_tuple)
             checked[0] = True
         if is_tuple:
-            out = join(out)
+            out = layout.join(out)
         return out if direction > 0 else -out
 
     if is_tuple or direction < 0:
+        return core
 
-        def fn(t: float, y: Tensor) -> Tensor:
-            return core(torch.scalar_tensor(t * direction, dtype=t_dtype, device=device), y)
+    # The common case, flattened into one call: this runs once per stage of every step.
+    def fn(t: Time, y: Tensor) -> Tensor:
+        if not checked[0]:
+            return core(t, y)
+        nfe[0] += 1
+        if isinstance(t, Tensor):
+            return func(t, y)
+        return func(torch.scalar_tensor(t, dtype=t_dtype, device=device), y)
 
-    else:
-        # The common case, flattened into one call: this runs once per stage of every step.
-        def fn(t: float, y: Tensor) -> Tensor:
-            if not checked[0]:
-                return core(torch.scalar_tensor(t, dtype=t_dtype, device=device), y)
-            nfe[0] += 1
-            return func(torch.scalar_tensor(t, dtype=t_dtype, device=device), y)
-
-    def fn_tensor(t: Tensor, y: Tensor) -> Tensor:
-        return core(t if direction > 0 else -t, y)
-
-    return fn, fn_tensor
+    return fn
 
 
 def _check_output(out: object, parts: tuple[Tensor, ...], is_tuple: bool) -> None:
@@ -233,50 +221,41 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     max_steps = options.get("max_num_steps", 1)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"options['max_num_steps'] must be a positive integer, got {max_steps!r}.")
-    direction = -1.0 if t.numel() > 1 and float(t[1]) < float(t[0]) else 1.0
-    t_dtype = t.dtype
+    direction = -1.0 if t.numel() > 1 and float(t[1].detach()) < float(t[0].detach()) else 1.0
+    t_dtype, layout = t.dtype, StateLayout.of(parts, is_tuple=is_tuple)
 
     def time(s: float) -> Tensor:
         return torch.scalar_tensor(s, dtype=t_dtype, device=device)
 
     nfe = [0]
-    fn, fn_tensor = _wrap_func(func, parts, is_tuple, t_dtype, direction, nfe)
-    if is_tuple:
-        split, join = _tuple_tools(parts)
-        y0_flat = join(parts)
-        unflatten = split
-    else:
-        y0_flat = parts[0]
-
-        def unflatten(ys: Tensor) -> Tensor:
-            return ys
-
-    norm = options.get("norm")
-    if norm is not None:
-        if not callable(norm):
-            raise TypeError(
-                "options['norm'] must be a callable mapping the scaled error to a scalar."
-            )
-        if is_tuple:
-            user_norm = norm
-
-            def norm(e: Tensor) -> Tensor:
-                return user_norm(split(e))
-
-    times = [direction * float(s) for s in t.tolist()]
-    time_eps = 4 * torch.finfo(t_dtype).eps
+    fn = _wrap_func(func, parts, layout, t_dtype, direction, nfe)
     return Problem(
-        fn,
-        fn_tensor,
-        y0_flat,
-        times,
-        direction,
-        rtol,
-        atol,
-        options,
-        time,
-        unflatten,
-        norm,
-        time_eps,
-        nfe,
+        fn=fn,
+        y0=layout.join(parts) if is_tuple else parts[0],
+        times=[direction * float(s) for s in t.detach().tolist()],
+        direction=direction,
+        rtol=rtol,
+        atol=atol,
+        options=options,
+        t_dtype=t_dtype,
+        time=time,
+        unflatten=layout.unflatten if is_tuple else _identity,
+        norm=_check_norm(options.get("norm"), layout),
+        t_grad=direction * t if t.requires_grad and torch.is_grad_enabled() else None,
+        time_eps=4 * torch.finfo(t_dtype).eps,
+        nfe=nfe,
     )
+
+
+def _identity(ys: Tensor) -> Tensor:
+    return ys
+
+
+def _check_norm(norm: object, layout: StateLayout) -> Callable[[Tensor], Tensor] | None:
+    if norm is None:
+        return None
+    if not callable(norm):
+        raise TypeError("options['norm'] must be a callable mapping the scaled error to a scalar.")
+    if not layout.is_tuple:
+        return norm
+    return lambda e: norm(layout.split(e))

@@ -35,42 +35,35 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from nodelib._state import StateLayout
+from nodelib._types import State, UserField
 from nodelib.odeint import method_options, odeint
 
 __all__ = ["odeint_adjoint"]
 
-State = Tensor | tuple[Tensor, ...]
-VectorField = Callable[[Tensor, State], State]
-
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where each piece of the state and the augmented state sits in a flat vector."""
+    """Where each piece of the augmented state z = [y, a, a_theta, a_t] sits in a flat vector."""
 
-    y_shapes: tuple[torch.Size, ...]
-    p_shapes: tuple[torch.Size, ...]
+    y: StateLayout  # the state's parts (a has the same layout)
+    p: StateLayout  # the parameters
     with_time: bool
 
     @property
     def n_y(self) -> int:
-        return sum(math.prod(s) for s in self.y_shapes)
+        return self.y.size
 
     @property
     def n_p(self) -> int:
-        return sum(math.prod(s) for s in self.p_shapes)
-
-    @staticmethod
-    def split(flat: Tensor, shapes: tuple[torch.Size, ...]) -> tuple[Tensor, ...]:
-        """Views of consecutive pieces of `flat` (n,), reshaped to `shapes`."""
-        sizes = [math.prod(s) for s in shapes]
-        return tuple(p.view(s) for p, s in zip(torch.split(flat, sizes), shapes, strict=True))
+        return self.p.size
 
     def augmented_parts(self, z: Tensor) -> tuple[Tensor, ...]:
         """(y parts..., a parts..., a_theta parts..., [a_t]) as views of z (n_aug,)."""
         n_y = self.n_y
-        y = self.split(z[:n_y], self.y_shapes)
-        a = self.split(z[n_y : 2 * n_y], self.y_shapes)
-        p = self.split(z[2 * n_y : 2 * n_y + self.n_p], self.p_shapes)
+        y = self.y.split(z[:n_y])
+        a = self.y.split(z[n_y : 2 * n_y])
+        p = self.p.split(z[2 * n_y : 2 * n_y + self.n_p])
         return y + a + p + ((z[-1],) if self.with_time else ())
 
 
@@ -78,7 +71,7 @@ class _Layout:
 class _Config:
     """Everything the autograd.Function needs besides tensors."""
 
-    func: VectorField
+    func: UserField
     is_tuple: bool
     forward: dict[str, Any]  # rtol, atol, method, options of the forward solve
     backward: dict[str, Any]  # the same for the adjoint solves
@@ -86,18 +79,12 @@ class _Config:
     stats: MutableMapping[str, int] | None
 
 
-def _counting(func: VectorField, stats: MutableMapping[str, int], key: str) -> VectorField:
+def _counting(func: UserField, stats: MutableMapping[str, int], key: str) -> UserField:
     def counted(t: Tensor, y: State) -> State:
         stats[key] += 1
         return func(t, y)
 
     return counted
-
-
-def _flatten(parts: State) -> Tensor:
-    if isinstance(parts, Tensor):
-        return parts.reshape(-1)
-    return torch.cat([p.reshape(-1) for p in parts])
 
 
 class _Augmented:
@@ -112,8 +99,7 @@ class _Augmented:
         with torch.enable_grad():
             y = z[:n_y].detach().requires_grad_(True)  # (n_y,)
             s_in = s.detach().requires_grad_(True) if self.layout.with_time else s
-            parts = _Layout.split(y, self.layout.y_shapes)
-            f = _flatten(cfg.func(s_in, parts if cfg.is_tuple else parts[0]))  # (n_y,)
+            f = self.layout.y.join(cfg.func(s_in, self.layout.y.unflatten(y)))  # (n_y,)
             inputs = (y, *self.params) + ((s_in,) if self.layout.with_time else ())
             if f.requires_grad:
                 # One vector-Jacobian product gives -a^T df/d(y, theta, t) together.
@@ -189,14 +175,14 @@ class _OdeintAdjoint(torch.autograd.Function):
         t, *saved = ctx.saved_tensors
         ys, params = tuple(saved[: ctx.n_y]), tuple(saved[ctx.n_y :])
         layout = _Layout(
-            y_shapes=tuple(y.shape[1:] for y in ys),
-            p_shapes=tuple(p.shape for p in params),
+            y=StateLayout.of([y[0] for y in ys], is_tuple=ctx.cfg.is_tuple),
+            p=StateLayout.of(params),
             with_time=ctx.needs_input_grad[1],
         )
         with torch.no_grad():
             a, a_p, t_grad = _backward_sweep(ctx.cfg, layout, t, ys, grad_ys, params)
-        y0_grads = _Layout.split(a, layout.y_shapes)
-        p_grads = _Layout.split(a_p, layout.p_shapes)
+        y0_grads = layout.y.split(a)
+        p_grads = layout.p.split(a_p)
         return (None, t_grad, None, *y0_grads, *p_grads)
 
 
@@ -237,7 +223,7 @@ def _backward_sweep(
         a = a + G[i]
         if t_grad is not None:
             # Moving t_i moves only output i: dL/dt_i = <dL/dy(t_i), f(t_i, y(t_i))>.
-            f_i = _flatten(func(t[i], _unflatten(Y[i], layout, cfg.is_tuple)))
+            f_i = layout.y.join(func(t[i], layout.y.unflatten(Y[i])))
             t_grad[i] = torch.dot(G[i], f_i)
             a_t = a_t - t_grad[i]  # a_t(t) = -<a(t), f(t, y(t))> holds along the way
         z = torch.cat([Y[i], a, a_p, a_t])  # restart y from the stored forward value
@@ -249,11 +235,6 @@ def _backward_sweep(
         t_grad[0] = a_t[0]  # y(t_j) for j >= 1 depends on t_0; output 0 does not
         t_grad = t_grad.to(t.dtype)
     return a, a_p, t_grad
-
-
-def _unflatten(flat: Tensor, layout: _Layout, is_tuple: bool) -> State:
-    parts = _Layout.split(flat, layout.y_shapes)
-    return parts if is_tuple else parts[0]
 
 
 def _resolve_params(func: Any, adjoint_params: Iterable[Tensor] | None) -> tuple[Tensor, ...]:
@@ -306,7 +287,7 @@ def _check_tensors(y0: Any, params: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
 
 
 def odeint_adjoint(
-    func: VectorField,
+    func: UserField,
     y0: State,
     t: Tensor,
     *,
@@ -394,6 +375,8 @@ def odeint_adjoint(
         norm=norm,
         stats=stats,
     )
-    _make_norm(norm, _Layout((torch.Size([1]),), (), False))  # refuse a bad norm before solving
+    _make_norm(
+        norm, _Layout(StateLayout((torch.Size([1]),), False), StateLayout((), True), False)
+    )  # refuse a bad norm before solving
     ys = _OdeintAdjoint.apply(cfg, t, len(parts), *parts, *params)
     return tuple(ys) if cfg.is_tuple else ys[0]

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from nodelib._types import VectorField
+
 __all__ = [
     "convergence_errors",
     "cumulative_trapezoid",
@@ -35,7 +37,6 @@ __all__ = [
     "picard_iteration",
 ]
 
-VectorField = Callable[[Tensor, Tensor], Tensor]
 StepFunction = Callable[[VectorField, Tensor, Tensor, float], Tensor]
 
 

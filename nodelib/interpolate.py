@@ -2,23 +2,36 @@
 
 An integrator never shortens its steps to land on the requested output times
 (that would cost function evaluations and disturb the step-size controller).
-Instead it evaluates, inside each step [t_n, t_n + h], a polynomial built from
-what the step already computed (Hairer, Nørsett & Wanner I, §II.6):
+Instead each accepted step carries an interpolant, built from what the step
+already computed (Hairer, Nørsett & Wanner I, §II.6):
 
-- a continuous extension of the Runge–Kutta method when the tableau has one,
+- `Continuous`: the continuous extension of a Runge–Kutta method,
   y(t_n + θh) ≈ y_n + h Σ_i b_i(θ) k_i (dopri5 and tsit5, order 4);
-- otherwise the cubic Hermite interpolant through y_n, y_{n+1} and the slopes
-  f_n, f_{n+1}, which is accurate to O(h^4).
+- `SideStep`: for a high-order pair without one (fehlberg45), one extra step of size θh
+  from the step's start, which keeps the method's order at s evaluations per output;
+- `Hermite`: the cubic Hermite interpolant through y_n, y_{n+1} and the slopes
+  f_n, f_{n+1}, accurate to O(h^4), for everything else. It evaluates f only if the
+  step did not already provide both slopes, and stores what it evaluates in the step's
+  result, where the loop reuses f_{n+1} as the next step's first stage.
+
+dopri8's 7th-order extension lives with its method in `nodelib.dop853`.
+Interpolants are lazy (nothing happens until an output falls in the step) and
+differentiable; θ and h may be 0-d tensors when the solve is differentiated with
+respect to the times. Their evaluations of f are counted like any other.
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
-__all__ = ["hermite", "rk_dense"]
+from nodelib._types import Field, Time
+from nodelib.rk import RKCoefficients, rk_step
+from nodelib.steppers import StepResult
+
+__all__ = ["Continuous", "Hermite", "SideStep", "hermite", "rk_dense"]
 
 
-def hermite(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, h: float, theta: float) -> Tensor:
+def hermite(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, h: Time, theta: Time) -> Tensor:
     """The cubic Hermite interpolant at t_n + θh.
 
     Args:
@@ -40,7 +53,7 @@ def hermite(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, h: float, theta: flo
 
 
 def rk_dense(
-    y0: Tensor, k: list[Tensor], h: float, b_dense: tuple[tuple[float, ...], ...], theta: float
+    y0: Tensor, k: list[Tensor], h: Time, b_dense: tuple[tuple[float, ...], ...], theta: Time
 ) -> Tensor:
     """The continuous extension of a Runge–Kutta step at t_n + θh.
 
@@ -54,12 +67,56 @@ def rk_dense(
     Returns:
         The interpolated state, `(*shape)`.
     """
-    out = y0.clone()
+    graph = isinstance(h, Tensor) or isinstance(theta, Tensor)
+    out = y0 if graph else y0.clone()
     for k_i, row in zip(k, b_dense, strict=True):
         weight, power = 0.0, theta
         for coef in row:
-            weight += coef * power
-            power *= theta
-        if weight != 0.0:
+            weight = weight + coef * power
+            power = power * theta
+        if graph:  # θ or h carries the graph to the user's times
+            out = out + (h * weight) * k_i
+        elif weight != 0.0:
             out.add_(k_i, alpha=h * weight)
     return out
+
+
+class Continuous:
+    """A Runge–Kutta step's continuous extension (the tableau's `b_dense`)."""
+
+    def __init__(self, y0: Tensor, k: list[Tensor], h: Time, b_dense) -> None:
+        self.y0, self.k, self.h, self.b_dense = y0, k, h, b_dense
+
+    def __call__(self, theta: Time) -> Tensor:
+        return rk_dense(self.y0, self.k, self.h, self.b_dense, theta)
+
+
+class SideStep:
+    """y(t + θh) by one step of the method itself from the step's start (s evaluations)."""
+
+    def __init__(
+        self, f: Field, t: Time, y0: Tensor, h: Time, coeffs: RKCoefficients, f0: Tensor
+    ) -> None:
+        self.f, self.t, self.y0, self.h, self.coeffs, self.f0 = f, t, y0, h, coeffs, f0
+
+    def __call__(self, theta: Time) -> Tensor:
+        return rk_step(self.f, self.t, self.y0, theta * self.h, self.coeffs, self.f0)[0]
+
+
+class Hermite:
+    """Cubic Hermite interpolation inside a step, evaluating a missing slope once.
+
+    The slopes it evaluates are written into `result` (f0, f1), so that the loop reuses
+    f(t + h, y1) as the first stage of the next step instead of evaluating it again.
+    """
+
+    def __init__(self, f: Field, t: Time, y0: Tensor, h: Time, result: StepResult) -> None:
+        self.f, self.t, self.y0, self.h, self.result = f, t, y0, h, result
+
+    def __call__(self, theta: Time) -> Tensor:
+        r = self.result
+        if r.f0 is None:
+            r.f0 = self.f(self.t, self.y0)
+        if r.f1 is None:
+            r.f1 = self.f(self.t + self.h, r.y1)
+        return hermite(self.y0, r.y1, r.f0, r.f1, self.h, theta)

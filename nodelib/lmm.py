@@ -73,7 +73,7 @@ def _derivative_at(p: Poly, x: int) -> Fraction:
     return sum((i * c * Fraction(x) ** (i - 1) for i, c in enumerate(p) if i), Fraction(0))
 
 
-def _check_steps(k: object, low: int) -> int:
+def _check_step_count(k: object, low: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < low:
         raise ValueError(f"the number of steps must be an integer >= {low}, got {k!r}.")
     return k
@@ -96,7 +96,7 @@ def adams_coefficients(steps: int, *, implicit: bool = False) -> MultistepCoeffi
     Raises:
         ValueError: steps is not an integer >= 1.
     """
-    k = _check_steps(steps, 1)
+    k = _check_step_count(steps, 1)
     nodes = list(range(k + 1 if implicit else k))
     beta = [_integral(_lagrange(nodes, j), k - 1, k) for j in range(len(nodes))]
     beta += [Fraction(0)] * (k + 1 - len(beta))
@@ -122,7 +122,7 @@ def bdf_coefficients(steps: int) -> MultistepCoefficients:
     Raises:
         ValueError: steps is not an integer >= 1.
     """
-    k = _check_steps(steps, 1)
+    k = _check_step_count(steps, 1)
     nodes = list(range(k + 1))
     d = [_derivative_at(_lagrange(nodes, j), k) for j in nodes]
     alpha = tuple(x / d[k] for x in d)

@@ -126,7 +126,7 @@ def _rk4_start_step(
     return rk_step(f, t, y, h, _RK4, f(t, y) if f0 is None else f0)[0]
 
 
-def _combine(weights: Sequence[float], values: Sequence[Tensor]) -> Tensor:
+def _weighted_sum(weights: Sequence[float], values: Sequence[Tensor]) -> Tensor:
     assert len(weights) == len(values) and len(values) > 0
     terms = [w * v for w, v in zip(weights, values, strict=True) if w != 0]
     total = terms[0]
@@ -139,7 +139,7 @@ def _extrapolate(ys: Sequence[Tensor]) -> Tensor:
     """The polynomial through equally spaced ys (oldest first), evaluated one step on."""
     m = len(ys)
     weights = [(-1) ** (m - 1 - i) * math.comb(m, m - i) for i in range(m)]
-    return _combine(weights, ys)
+    return _weighted_sum(weights, ys)
 
 
 class _Multistep:
@@ -220,7 +220,7 @@ class AdamsBashforth(_Multistep):
         self._beta = [float(b) for b in coeffs.beta[:-1]]
 
     def _advance(self, f, t, y, h):
-        y1 = y + h * _combine(self._beta, list(self._fs))
+        y1 = y + h * _weighted_sum(self._beta, list(self._fs))
         return y1, f(t + h, y1)
 
 
@@ -244,8 +244,8 @@ class AdamsMoulton(_Multistep):
     def _advance(self, f, t, y, h):
         fs = list(self._fs)
         t1 = t + h
-        f_pred = f(t1, y + h * _combine(self._ab_beta, fs))
-        corr = _combine(self._am_beta, fs[len(fs) - len(self._am_beta) :])
+        f_pred = f(t1, y + h * _weighted_sum(self._ab_beta, fs))
+        corr = _weighted_sum(self._am_beta, fs[len(fs) - len(self._am_beta) :])
         y1 = y + h * (corr + self._am_beta_new * f_pred)
         return y1, f(t1, y1)
 
@@ -286,7 +286,7 @@ class BDF(_Multistep):
 
     def _advance(self, f, t, y, h):
         ys = list(self._ys)
-        known = -_combine(self._alpha, ys[len(ys) - len(self._alpha) :])
+        known = -_weighted_sum(self._alpha, ys[len(ys) - len(self._alpha) :])
         y1 = solve_implicit(
             f,
             t + h,

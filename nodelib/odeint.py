@@ -27,16 +27,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from nodelib._problem import Problem, State, make_problem
+from nodelib._event_watch import EventFn, EventWatch
+from nodelib._problem import Problem, make_problem
+from nodelib._types import State
 from nodelib.implicit import IMPLICIT_METHODS
-from nodelib.integrate import (
-    DenseOutput,
-    RKStepper,
-    StepRecord,
-    integrate_adaptive,
-    integrate_fixed,
-)
+from nodelib.integrate import Step, integrate
+from nodelib.methods import FixedMethod, make_stepper
 from nodelib.multistep import MULTISTEP_METHODS
+from nodelib.steppers import Stepper
 from nodelib.tableau import TABLEAUS
 
 __all__ = ["METHODS", "Solution", "odeint", "solve"]
@@ -44,8 +42,9 @@ __all__ = ["METHODS", "Solution", "odeint", "solve"]
 # The options each kind of method reads; any other option raises, as an unknown one does.
 _FIXED_OPTIONS = frozenset({"step_size", "max_num_steps"})
 _ADAPTIVE_OPTIONS = frozenset(
-    {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size"}
-)
+    {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size",
+     "step_t", "jump_t"}
+)  # fmt: skip
 _NEWTON_OPTIONS = frozenset({"newton_tol", "newton_max_iter"})
 
 
@@ -68,24 +67,27 @@ def method_options(method: str, options: dict | None) -> tuple[frozenset[str], s
 METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS)
 
 
-def _run(func, y0, t, rtol, atol, method, options, record: bool):
+def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]:
+    """Check the arguments; the problem in normal form and the method's stepper."""
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
-    tableau = TABLEAUS.get(method)
     valid, kind = method_options(method, options)
     p = make_problem(func, y0, t, rtol, atol, options, valid=valid, method=f"{method!r}, {kind}")
-    if tableau is not None and tableau.is_adaptive and "step_size" not in p.options:
-        ys, stats, records = integrate_adaptive(p, tableau, record=record)
-        dense = DenseOutput(tableau)
-    else:
-        if tableau is not None:
-            stepper = RKStepper(tableau)
-        else:
-            factory = IMPLICIT_METHODS.get(method) or MULTISTEP_METHODS[method]
-            stepper = factory(p.options)
-        ys, stats, records = integrate_fixed(p, stepper, record=record)
-        dense = DenseOutput(tableau)
-    return p, torch.stack(ys), stats, records, dense
+    stepper = make_stepper(method, p.options, p.time)
+    if p.t_grad is not None and isinstance(stepper, FixedMethod):
+        raise ValueError(
+            f"t requires grad, but {method!r} (an implicit or multistep method) cannot be "
+            "differentiated with respect to the times: use an explicit Runge–Kutta method "
+            "(e.g. 'dopri5' or 'rk4'), nodelib.odeint_adjoint, or pass t.detach()."
+        )
+    return p, stepper
+
+
+def _run(func, y0, t, rtol, atol, method, options, record: bool, event_fn=None):
+    p, stepper = prepare(func, y0, t, rtol, atol, method, options)
+    watch = None if event_fn is None else EventWatch(p, event_fn)
+    ys, stats, steps, event = integrate(p, stepper, record=record, watch=watch)
+    return p, torch.stack(ys), stats, steps, event
 
 
 def odeint(
@@ -145,10 +147,12 @@ class Solution:
     """The result of `solve`: the trajectory at the output times, statistics, dense output.
 
     Attributes:
-        ts: the output times, `(T,)`.
+        ts: the output times, `(T,)` (with an event: those up to the event).
         ys: the states, `(T, *shape)` (a tuple of such for a tuple state).
         stats: `nfe` (function evaluations), `n_steps`, `n_accepted`, `n_rejected`.
         method: the method's name.
+        event_t: with `event_fn`, the time of the event (0-d tensor), None if none occurred.
+        event_y: the state at `event_t`, `(*shape)`, or None.
     """
 
     ts: Tensor
@@ -156,8 +160,9 @@ class Solution:
     stats: dict[str, int]
     method: str
     _problem: Problem = field(repr=False)
-    _records: list[StepRecord] = field(repr=False)
-    _dense: DenseOutput = field(repr=False)
+    _steps: list[Step] = field(repr=False)
+    event_t: Tensor | None = None
+    event_y: State | None = None
 
     def evaluate(self, t: float | Tensor) -> State:
         """The solution at any time(s) between `ts[0]` and `ts[-1]`, from the dense output.
@@ -175,20 +180,22 @@ class Solution:
         scalar = not isinstance(t, Tensor) or t.dim() == 0
         query = torch.as_tensor(t, dtype=torch.float64).reshape(-1).tolist()
         lo, hi = p.times[0], p.times[-1]
-        out, starts = [], [r.t for r in self._records]
+        if self.event_t is not None:
+            hi = p.direction * float(self.event_t)
+        out, starts = [], [r.t for r in self._steps]
         for s in query:
             u = p.direction * s
             if not lo - 1e-12 * max(1.0, abs(lo)) <= u <= hi + 1e-12 * max(1.0, abs(hi)):
                 raise ValueError(
-                    f"t={s} is outside the solved interval [{self.ts[0]}, {self.ts[-1]}]; "
-                    "solve over a longer interval first."
+                    f"t={s} is outside the solved interval [{p.direction * lo:g}, "
+                    f"{p.direction * hi:g}]; solve over a longer interval first."
                 )
-            if not self._records:
+            if not self._steps:
                 out.append(p.y0)
                 continue
-            rec = self._records[max(0, bisect.bisect_right(starts, u) - 1)]
+            step = self._steps[max(0, bisect.bisect_right(starts, u) - 1)]
             with torch.no_grad():
-                out.append(self._dense(p, rec, min(1.0, max(0.0, (u - rec.t) / rec.h))))
+                out.append(step(min(1.0, max(0.0, (u - step.t) / step.h))))
         ys = torch.stack(out)
         return p.unflatten(ys[0] if scalar else ys)
 
@@ -202,16 +209,31 @@ def solve(
     atol: float = 1e-9,
     method: str = "dopri5",
     options: dict | None = None,
+    event_fn: EventFn | None = None,
 ) -> Solution:
     """Solve like `odeint`, but return a `Solution` with statistics and dense output.
 
     It keeps every accepted step (for `Solution.evaluate`), so it uses memory in
     proportion to the number of steps; prefer `odeint` inside training loops.
-    Arguments, errors and semantics are those of `odeint`.
+    Arguments, errors and semantics are those of `odeint`, and:
+
+    Args:
+        event_fn: optional g(t, y) -> a one-element tensor. The solve stops at the first
+            time after t[0] where g changes sign (a terminal event, located to the
+            resolution of t's dtype by bisection on the dense output); `Solution.event_t`
+            and `event_y` hold it, and `ts`/`ys` only the outputs before it. Needs an
+            adaptive method or a fixed `step_size`. See `nodelib.odeint_event` for an
+            event time that is differentiated.
 
     Returns:
         A `Solution`.
     """
-    p, ys, stats, records, dense = _run(func, y0, t, rtol, atol, method, options, record=True)
-    ts = torch.as_tensor(t, dtype=ys.dtype, device=ys.device)
-    return Solution(ts, p.unflatten(ys), stats, method, p, records, dense)
+    p, ys, stats, steps, event = _run(func, y0, t, rtol, atol, method, options, True, event_fn)
+    ts = torch.as_tensor(t, dtype=ys.dtype, device=ys.device)[: len(ys)]
+    sol = Solution(ts, p.unflatten(ys), stats, method, p, steps)
+    if event is not None:
+        step, theta = event
+        with torch.no_grad():
+            sol.event_t = p.time(p.direction * (step.t + theta * step.h))
+            sol.event_y = p.unflatten(step(theta))
+    return sol

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 __all__ = ["elementary_weight", "order_of_weights", "rooted_trees", "tree_density", "tree_order"]
 
-_TOL = 1e-12  # relative tolerance of every check (coefficients are float64)
+COEFFICIENT_TOL = 1e-12  # relative tolerance of every check (coefficients are float64)
 _MAX_TREE_ORDER = 10  # 1842 trees up to order 10; beyond that the check gets slow
 
 Tree = tuple  # a rooted tree: the sorted tuple of its root's subtrees; () is the single node
@@ -105,6 +105,6 @@ def order_of_weights(
             psi = _stage_weights(t, A, memo)
             target = theta**p / tree_density(t)
             scale = float(np.abs(w) @ np.abs(psi)) + abs(target)
-            if abs(float(w @ psi) - target) > _TOL * max(scale, 1e-3):
+            if abs(float(w @ psi) - target) > COEFFICIENT_TOL * max(scale, 1e-3):
                 return p - 1
     return max_order

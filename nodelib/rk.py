@@ -15,18 +15,15 @@ coefficient and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from nodelib._types import Field, Time
 from nodelib.tableau import ButcherTableau
 
-__all__ = ["RKCoefficients", "rk_step"]
-
-# The integrators' vector field: the time is a Python float (see nodelib._problem).
-VectorField = Callable[[float, Tensor], Tensor]
+__all__ = ["RKCoefficients", "combine", "error_estimate", "rk_step"]
 
 
 def _nonzero(row: tuple[float, ...]) -> tuple[tuple[int, float], ...]:
@@ -70,30 +67,43 @@ class RKCoefficients:
         )
 
 
-def _combine(y: Tensor, h: float, terms: tuple[tuple[int, float], ...], k: list[Tensor]) -> Tensor:
-    """y + h Σ coef_j k_j, one kernel per term (in-place on a fresh tensor: autograd-safe)."""
+Terms = tuple[tuple[int, float], ...]  # the non-zero (index, coefficient) pairs of a row
+
+
+def combine(
+    y: Tensor | None, h: Time, terms: tuple[tuple[int, float], ...], k: list[Tensor]
+) -> Tensor:
+    """y + h Σ coef_j k_j (h Σ coef_j k_j when y is None) for the non-zero `terms`.
+
+    A float h takes one fused kernel per term, in place on a fresh tensor (autograd
+    allows that); a tensor h (the solve is differentiated with respect to the times)
+    needs out-of-place products.
+    """
     if not terms:
         return y
     (j0, a0), *rest = terms
-    out = torch.add(y, k[j0], alpha=h * a0)
+    if isinstance(h, Tensor):
+        out = (h * a0) * k[j0] if y is None else y + (h * a0) * k[j0]
+        for j, a in rest:
+            out = out + (h * a) * k[j]
+        return out
+    out = k[j0] * (h * a0) if y is None else torch.add(y, k[j0], alpha=h * a0)
     for j, a in rest:
         out.add_(k[j], alpha=h * a)
     return out
 
 
-def _error(h: float, terms: tuple[tuple[int, float], ...], k: list[Tensor]) -> Tensor:
-    (j0, e0), *rest = terms
-    err = k[j0] * (h * e0)
-    for j, e in rest:
-        err.add_(k[j], alpha=h * e)
-    return err
+def error_estimate(h: Time, terms: Terms, k: list[Tensor]) -> Tensor:
+    """h Σ e_j k_j without a graph: the error estimate only steers the step size."""
+    with torch.no_grad():
+        return combine(None, float(h), terms, k)
 
 
 def rk_step(
-    f: VectorField,
-    t: float,
+    f: Field,
+    t: Time,
     y: Tensor,
-    h: float,
+    h: Time,
     coeffs: RKCoefficients,
     f0: Tensor,
 ) -> tuple[Tensor, Tensor | None, list[Tensor]]:
@@ -101,9 +111,10 @@ def rk_step(
 
     Args:
         f: the vector field, f(t, y) -> dy/dt with y's shape, taking a float time.
-        t: the current time (a Python float, so that step-size arithmetic stays on the host).
+        t: the current time (a Python float, so that step-size arithmetic stays on the host;
+            a 0-d tensor when the solve is differentiated with respect to the times).
         y: the current state, any shape `(*shape)`.
-        h: the step size (positive or negative).
+        h: the step size (positive or negative; a float, or a 0-d tensor like t).
         coeffs: the method, from `RKCoefficients.from_tableau`.
         f0: f(t, y), the first stage (every explicit tableau has c_1 = 0 and a_1 = 0);
             passing it lets the caller reuse the last stage of a FSAL method.
@@ -115,9 +126,9 @@ def rk_step(
     """
     k = [f0]
     for i in range(1, len(coeffs.c)):
-        y_i = _combine(y, h, coeffs.a[i], k)  # (*shape)
+        y_i = combine(y, h, coeffs.a[i], k)  # (*shape)
         k.append(f(t + coeffs.c[i] * h, y_i))
     # FSAL: the last stage was evaluated at y_next itself.
-    y_next = y_i if coeffs.y_is_last_stage else _combine(y, h, coeffs.b, k)
-    error = None if coeffs.b_error is None else _error(h, coeffs.b_error, k)
+    y_next = y_i if coeffs.y_is_last_stage else combine(y, h, coeffs.b, k)
+    error = None if coeffs.b_error is None else error_estimate(h, coeffs.b_error, k)
     return y_next, error, k

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -102,18 +103,27 @@ def initial_step(
     return min(100 * h0, h1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class IController:
     """The integral (elementary) controller: h_new = h · safety · ratio^(-1/k).
 
     `k` is the order of the error estimate's leading term (embedded order + 1).
     The growth of h is capped by `ifactor` after an accepted step, and the shrink by
-    `dfactor`, so that one odd step cannot swing h wildly.
+    `dfactor`, so that one odd step cannot swing h wildly. It keeps no history.
     """
 
     safety: float = 0.9
     ifactor: float = 10.0
     dfactor: float = 0.2
+
+    def initial_state(self) -> None:
+        """The I controller has no state."""
+        return None
+
+    def decide(self, h: float, ratio: float, k: int, state: None) -> tuple[bool, float, None]:
+        """The pure form the integration loop calls: (accept, next h, next state)."""
+        accept, h_next = self.propose(h, ratio, k)
+        return accept, h_next, None
 
     def propose(self, h: float, ratio: float, k: int) -> tuple[bool, float]:
         """Decide on a step with scaled error `ratio`; return (accept, next step size)."""
@@ -127,17 +137,14 @@ class IController:
         upper = self.ifactor if accept else 1.0
         return accept, h * min(upper, max(self.dfactor, factor))
 
-    def reset(self) -> None:
-        """The I controller keeps no history."""
 
-
-@dataclass
+@dataclass(frozen=True)
 class PIController:
     """The proportional–integral controller (Gustafsson; HW II, §IV.2, eq. 2.43a).
 
     h_new = h · safety · ratio_n^(-beta1/k) · ratio_{n-1}^(beta2/k), which damps the
     oscillating step sizes the I controller shows when stability, not accuracy,
-    limits the step.
+    limits the step. Its state is ratio_{n-1}, the error of the last accepted step.
     """
 
     safety: float = 0.9
@@ -145,25 +152,22 @@ class PIController:
     dfactor: float = 0.2
     beta1: float = 0.7
     beta2: float = 0.4
-    _previous: float = field(default=1.0, repr=False)
 
-    def propose(self, h: float, ratio: float, k: int) -> tuple[bool, float]:
-        """Decide on a step with scaled error `ratio`; return (accept, next step size)."""
+    def initial_state(self) -> float:
+        """ratio_{n-1} before the first step: 1, so that the first step is an I step."""
+        return 1.0
+
+    def decide(self, h: float, ratio: float, k: int, previous: float) -> tuple[bool, float, float]:
+        """Decide on a step; return (accept, next step size, next state)."""
         if not math.isfinite(ratio):
-            return False, h * self.dfactor
-        accept = ratio <= 1.0
+            return False, h * self.dfactor, previous
         r = max(ratio, 1e-10)
-        factor = self.safety * r ** (-self.beta1 / k) * self._previous ** (self.beta2 / k)
-        if accept:
-            self._previous = r
-            return True, h * min(self.ifactor, max(self.dfactor, factor))
+        if ratio <= 1.0:
+            factor = self.safety * r ** (-self.beta1 / k) * previous ** (self.beta2 / k)
+            return True, h * min(self.ifactor, max(self.dfactor, factor)), r
         # After a rejection, fall back to the integral rule (HW II, §IV.2).
         factor = self.safety * r ** (-1.0 / k)
-        return False, h * min(1.0, max(self.dfactor, factor))
-
-    def reset(self) -> None:
-        """Forget the previous step's error (call at the start of each solve)."""
-        self._previous = 1.0
+        return False, h * min(1.0, max(self.dfactor, factor)), previous
 
 
 @dataclass
@@ -176,22 +180,22 @@ class RecordingController:
 
     Attributes:
         inner: the controller that decides (default: `IController()`).
-        attempts: the decisions of the last solve (cleared by `reset`).
+        attempts: the decisions of the last solve (cleared when a solve starts).
     """
 
     inner: IController | PIController = field(default_factory=IController)
     attempts: list[tuple[float, float, bool]] = field(default_factory=list)
 
-    def propose(self, h: float, ratio: float, k: int) -> tuple[bool, float]:
-        """Ask `inner`, record the decision, return it."""
-        accept, h_next = self.inner.propose(h, ratio, k)
-        self.attempts.append((float(h), float(ratio), bool(accept)))
-        return accept, h_next
-
-    def reset(self) -> None:
-        """Reset `inner` and forget the recorded attempts (called at the start of a solve)."""
-        self.inner.reset()
+    def initial_state(self) -> Any:
+        """Forget the recorded attempts (a new solve starts); the state is inner's."""
         self.attempts.clear()
+        return self.inner.initial_state()
+
+    def decide(self, h: float, ratio: float, k: int, state: Any) -> tuple[bool, float, Any]:
+        """Ask `inner`, record the decision, return it."""
+        accept, h_next, state = self.inner.decide(h, ratio, k, state)
+        self.attempts.append((float(h), float(ratio), bool(accept)))
+        return accept, h_next, state
 
     def trace(self, t0: float) -> dict[str, list[float] | list[bool]]:
         """The attempts of a forward-in-time solve that started at t0.
@@ -255,7 +259,6 @@ def make_controller(spec: str | Controller | None) -> Controller:
     if spec == "pi":
         return PIController()
     if isinstance(spec, IController | PIController | RecordingController):
-        spec.reset()
         return spec
     raise ValueError(
         "options['controller'] must be 'i', 'pi' or an IController, PIController or "

@@ -21,8 +21,10 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nodelib import _dop853_coefficients as _D  # noqa: N812
 from nodelib import _tableau_coefficients as _K  # noqa: N812
 from nodelib.order_conditions import (
+    COEFFICIENT_TOL,
     elementary_weight,
     order_of_weights,
     rooted_trees,
@@ -54,7 +56,6 @@ __all__ = [
     "tree_order",
 ]
 
-_TOL = 1e-12  # relative tolerance of every consistency check (coefficients are float64)
 _DENSE_THETAS = (0.3, 0.5, 0.77)  # generic points where the continuous order is checked
 
 
@@ -74,10 +75,10 @@ def _check(ok: bool, name: str, message: str) -> None:
 
 
 def _near(x: float, y: float, magnitude: float) -> bool:
-    return abs(x - y) <= _TOL * max(1.0, magnitude)
+    return abs(x - y) <= COEFFICIENT_TOL * max(1.0, magnitude)
 
 
-def _check_order(name: str, what: str, found: int, declared: int | None) -> None:
+def _check_declared_order(name: str, what: str, found: int, declared: int | None) -> None:
     """A declared order must agree with the order conditions, which are checked up to 5."""
     ok = (
         isinstance(declared, int)
@@ -184,7 +185,8 @@ class ButcherTableau:
                 f"sum(b_error) = {sum(self.b_error)!r}, but b_error = b - b_hat sums to 0.",
             )
         _check(
-            not self.fsal or (self.c[-1] == 1.0 and np.allclose(self.a[-1], self.b, 0, _TOL)),
+            not self.fsal
+            or (self.c[-1] == 1.0 and np.allclose(self.a[-1], self.b, 0, COEFFICIENT_TOL)),
             n,
             "fsal=True needs c[-1] = 1 and a[-1] = b; fix them or set fsal=False.",
         )
@@ -198,7 +200,7 @@ class ButcherTableau:
 
     def _check_orders(self) -> None:
         n = self.name
-        _check_order(n, "order", self.satisfied_order(5), self.order)
+        _check_declared_order(n, "order", self.satisfied_order(5), self.order)
         if self.b_error is not None:
             _check(
                 isinstance(self.embedded_order, int) and 1 <= self.embedded_order < self.order,
@@ -207,13 +209,13 @@ class ButcherTableau:
                 f"a lower-order b_hat = b - b_error), got {self.embedded_order!r}.",
             )
             found = self.satisfied_order(5, weights=self.b_hat)
-            _check_order(n, "embedded_order", found, self.embedded_order)
+            _check_declared_order(n, "embedded_order", found, self.embedded_order)
         if self.b_dense is not None:
             found = min(
                 self.satisfied_order(5, weights=self.dense_weights(th), theta=th)
                 for th in _DENSE_THETAS
             )
-            _check_order(n, "dense_order", found, self.dense_order)
+            _check_declared_order(n, "dense_order", found, self.dense_order)
 
     @property
     def stages(self) -> int:
@@ -441,17 +443,20 @@ TSIT5 = ButcherTableau(
     dense_order=4,
     reference="Ch. Tsitouras (2011), Comput. Math. Appl. 62(2), 770-775",
 )
-# Prince & Dormand's RK8(7)13M (not Hairer's DOP853, whose combined 5th/3rd-order error
-# estimate is not a single b_error); no dense output.
+# Dormand & Prince's 8th-order method with Hairer's 5th-order embedded row (DOP853): 12
+# stages and the FSAL stage f(t + h, y1). `nodelib.dop853` adds the 3rd-order estimate
+# Hairer combines with this one and the 7th-order dense output.
 DOPRI8 = ButcherTableau(
     "dopri8",
-    c=_K.DOPRI8_C,
-    a=_K.DOPRI8_A,
-    b=_K.DOPRI8_B,
+    c=_D.C[:13],
+    a=tuple(row[:13] for row in _D.A[:13]),
+    b=_D.B,
     order=8,
-    b_error=_K.DOPRI8_B_ERROR,
-    embedded_order=7,
-    reference="P. J. Prince & J. R. Dormand (1981), J. Comput. Appl. Math. 7(1), 67-75, RK8(7)13M",
+    b_error=_D.ERROR5,
+    embedded_order=5,
+    fsal=True,
+    reference="J. R. Dormand & P. J. Prince, with E. Hairer's 5(3) error estimator and 7th-order "
+    "dense output: HNW I, 2nd ed. (1993), Sect. II.10, and Hairer's code DOP853",
 )
 
 TABLEAUS: dict[str, ButcherTableau] = {

@@ -575,14 +575,14 @@ def test_func_returning_another_device():
     _says(exc, r"func", r"device|cuda|cpu")
 
 
-def test_t_requiring_grad_is_refused_with_a_pointer_to_the_adjoint():
-    # Backprop through odeint gives no gradient for t: refusing is better than a silent None.
+def test_t_requiring_grad_with_an_implicit_method_is_refused_with_a_pointer():
+    # Time gradients need the explicit Runge–Kutta path (tests/test_time_gradients.py).
     t = torch.linspace(0.0, 1.0, 3, dtype=torch.float64, requires_grad=True)
     y0 = torch.ones(2, dtype=torch.float64)
     with pytest.raises(ValueError, match="odeint_adjoint"):
-        odeint(lambda t, y: -y, y0, t)
+        odeint(lambda t, y: -y, y0, t, method="bdf2")
     with torch.no_grad():  # no graph is built, so there is nothing to refuse
-        odeint(lambda t, y: -y, y0, t)
+        odeint(lambda t, y: -y, y0, t, method="bdf2")
 
 
 @pytest.mark.parametrize("method", ["euler", "rk4", "backward_euler", "bdf2", "dopri5"])

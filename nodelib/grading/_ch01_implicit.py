@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nodelib._types import VectorField
 from nodelib.analysis import convergence_errors
 from nodelib.errors import ConvergenceError
 from nodelib.grading.core import CheckFailed, Test
@@ -32,7 +33,6 @@ from nodelib.implicit import ThetaMethod
 __all__ = ["BACKWARD_EULER_TESTS", "THETA_TESTS"]
 
 F64 = torch.float64
-VectorField = Any  # f(t, y) -> tensor of y's shape
 
 
 def reference_theta(f: VectorField, t: Tensor, y: Tensor, h: float, theta: float) -> Tensor:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nodelib._types import VectorField
 from nodelib.analysis import empirical_order
 from nodelib.grading.core import CheckFailed
 
@@ -41,7 +42,6 @@ __all__ = [
 
 # A typical mistake: what the answer would be if the reader made it, and what to say.
 Mistake = tuple[Tensor, str]
-VectorField = Callable[[Tensor, Tensor], Tensor]
 
 
 def tolerance(dtype: torch.dtype, *, loose: bool = False) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -12,7 +11,6 @@ from matplotlib.axes import Axes
 from torch import Tensor
 
 Limits = tuple[float, float]
-VectorField = Callable[[Tensor, Tensor], Tensor]
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:

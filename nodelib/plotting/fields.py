@@ -16,8 +16,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from nodelib._types import VectorField
 from nodelib.odeint import odeint
-from nodelib.plotting._common import Limits, VectorField, _axes, _dtype_device, _np
+from nodelib.plotting._common import Limits, _axes, _dtype_device, _np
 
 __all__ = [
     "phase_portrait",
