@@ -43,8 +43,7 @@ import torch
 from solver_benchmark import CASES, METHODS, N_TIMES, T_END, MLPField
 from torch import nn
 
-from nodelib.adjoint import odeint_adjoint
-from nodelib.odeint import odeint
+from nodelib import odeint, odeint_adjoint
 
 TARGET_RATIO = 0.8
 

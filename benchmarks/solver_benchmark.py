@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 import nodelib
-from nodelib.odeint import odeint as nodelib_odeint
+from nodelib import odeint as nodelib_odeint
 
 CASES = {
     # name: (batch, dim, hidden, target time ratio). "small" is the overhead-bound case of

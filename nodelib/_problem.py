@@ -23,7 +23,8 @@ from nodelib._types import Field, State, Time
 # Every option some method reads (nodelib.odeint.method_options says which method reads which).
 _KNOWN_OPTIONS = frozenset(
     {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
-     "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t"}
+     "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t", "safety", "ifactor",
+     "dfactor"}
 )  # fmt: skip
 
 

@@ -55,7 +55,7 @@ def accepted_steps(p: Problem, stepper: Stepper, stats: dict[str, int]) -> Itera
     stepper.start(p.fn, t_arg, y)
     f0, h, max_step = None, math.inf, float(p.options.get("max_step", math.inf))
     if adaptive:
-        controller = make_controller(p.options.get("controller"))
+        controller = make_controller(p.options.get("controller"), p.options)
         state, (f0, h) = controller.initial_state(), _first_step(p, stepper, stops, y, norm)
         h = min(max_step, h)
     i_stop, nonfinite = 0, False

@@ -43,7 +43,7 @@ __all__ = ["METHODS", "Solution", "odeint", "solve"]
 _FIXED_OPTIONS = frozenset({"step_size", "max_num_steps"})
 _ADAPTIVE_OPTIONS = frozenset(
     {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size",
-     "step_t", "jump_t"}
+     "step_t", "jump_t", "safety", "ifactor", "dfactor"}
 )  # fmt: skip
 _NEWTON_OPTIONS = frozenset({"newton_tol", "newton_max_iter"})
 
@@ -104,12 +104,17 @@ def odeint(
 
     Adaptive methods choose their steps to keep each step's local error below
     atol + rtol·|y| (RMS norm; HNW I, §II.4) and interpolate at the output times
-    (HNW I, §II.6; see `nodelib.integrate.DenseOutput`): dopri5 and tsit5 with their
-    4th-order continuous extensions, fehlberg45 and dopri8 with one extra step from the
-    start of the step (s evaluations per output time inside a step), the others with
-    cubic Hermite interpolation. Fixed-step methods step over `options["step_size"]`
-    (default: the times `t` themselves); an adaptive tableau given a `step_size` runs
-    with that fixed step and ignores its error estimate.
+    (HNW I, §II.6; `nodelib.interpolate`): dopri5 and tsit5 with their 4th-order
+    continuous extensions, dopri8 (DOP853) with its 7th-order one (3 extra evaluations in
+    a step that holds an output), fehlberg45 with one extra step from the start of the
+    step (s evaluations per output inside a step), the others with cubic Hermite
+    interpolation. Fixed-step methods step over `options["step_size"]` (default: the
+    times `t` themselves); an adaptive tableau given a `step_size` runs with that fixed
+    step and ignores its error estimate.
+
+    Gradients flow by backprop through every step, to y0, to func's parameters and to
+    `t` itself when it requires grad (explicit Runge–Kutta methods; the step sizes the
+    controller chose are held fixed, as in torchdiffeq).
 
     Args:
         func: the vector field, `func(t, y)` with t a 0-d tensor, returning dy/dt with
@@ -125,7 +130,11 @@ def odeint(
             methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`. Each
             method reads only some of them (`method_options` says which): fixed-step runs
             read `step_size` and `max_num_steps`; the step-size control options need an
-            adaptive method without `step_size`; `newton_*` an implicit one.
+            adaptive method without `step_size`; `newton_*` an implicit one. Adaptive
+            methods also read `step_t` (times to step to exactly, e.g. kinks of f) and
+            `jump_t` (times where f jumps: stepped to, with f restarted on the far side),
+            with torchdiffeq's meaning (`nodelib._stops`), and torchdiffeq's `safety`,
+            `ifactor`, `dfactor`, which set those fields of the controller.
 
     Returns:
         `(T, *shape)`: the solution at the times `t` (a tuple of such for a tuple y0).

@@ -17,6 +17,7 @@ with the RMS norm by default, and the step is accepted when ratio <= 1.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,19 +249,33 @@ def richardson_extrapolate(
 Controller = IController | PIController | RecordingController
 
 
-def make_controller(spec: str | Controller | None) -> Controller:
-    """Turn the `controller` option ("i", "pi", a controller object or None) into a controller.
+_FACTORS = ("safety", "ifactor", "dfactor")
+
+
+def make_controller(spec: str | Controller | None, options: dict | None = None) -> Controller:
+    """The controller of the options: `controller` ("i", "pi", a controller object or None)
+    with torchdiffeq's `safety`, `ifactor` and `dfactor` options replacing its fields.
 
     Raises:
-        ValueError: for an unknown name.
+        ValueError: an unknown name, or a factor out of its range.
     """
     if spec is None or spec == "i":
-        return IController()
-    if spec == "pi":
-        return PIController()
-    if isinstance(spec, IController | PIController | RecordingController):
+        spec = IController()
+    elif spec == "pi":
+        spec = PIController()
+    elif not isinstance(spec, IController | PIController | RecordingController):
+        raise ValueError(
+            "options['controller'] must be 'i', 'pi' or an IController, PIController or "
+            f"RecordingController, got {spec!r}."
+        )
+    factors = {k: float(v) for k, v in (options or {}).items() if k in _FACTORS}
+    if not factors:
         return spec
-    raise ValueError(
-        "options['controller'] must be 'i', 'pi' or an IController, PIController or "
-        f"RecordingController, got {spec!r}."
-    )
+    ok = {"safety": (0.0, 1.0), "ifactor": (1.0, math.inf), "dfactor": (0.0, 1.0)}
+    for key, value in factors.items():
+        lo, hi = ok[key]
+        if not lo < value <= hi:
+            raise ValueError(f"options['{key}'] must lie in ({lo:g}, {hi:g}], got {value!r}.")
+    if isinstance(spec, RecordingController):
+        return RecordingController(dataclasses.replace(spec.inner, **factors), spec.attempts)
+    return dataclasses.replace(spec, **factors)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nodelib import odeint, odeint_adjoint
+from nodelib import odeint, odeint_adjoint, solve
 from nodelib.odeint import method_options
 
 
@@ -71,3 +71,21 @@ def test_adjoint_with_a_fixed_step_method_passes_no_norm_to_its_backward_solves(
     ys = odeint_adjoint(decay, y0, T, method="rk4", options={"step_size": 0.05}, adjoint_params=())
     (grad,) = torch.autograd.grad(ys[-1].sum(), y0)
     assert torch.allclose(grad, torch.exp(-T[-1]) * torch.ones_like(Y0), atol=1e-5)
+
+
+def test_torchdiffeq_controller_factors_set_the_controller_fields():
+    from nodelib.step_control import RecordingController
+
+    f, y0, t = (lambda t, y: -y), torch.ones(2, dtype=torch.float64), torch.tensor([0.0, 5.0])
+    t = t.double()
+    recorder = RecordingController()
+    solve(f, y0, t, options={"controller": recorder, "safety": 0.5, "ifactor": 1.5})
+    # ifactor bounds the growth of every accepted step; safety 0.5 keeps each ratio small.
+    grows = [b[0] / a[0] for a, b in zip(recorder.attempts, recorder.attempts[1:], strict=False)]
+    assert max(grows) <= 1.5 + 1e-12
+    default = solve(f, y0, t).stats["n_steps"]
+    assert solve(f, y0, t, options={"safety": 0.5}).stats["n_steps"] > default
+    with pytest.raises(ValueError, match=r"options\['dfactor'\] must lie in"):
+        odeint(f, y0, t, options={"dfactor": 1.5})
+    with pytest.raises(ValueError, match="not used by"):
+        odeint(f, y0, t, method="rk4", options={"safety": 0.9})
