@@ -1,6 +1,6 @@
 """Draw the course's interactive figures as stepped states while the book is built.
 
-`nodelib.interactive.interactive_figure` shows live ipywidgets controls in a reader's kernel.
+`nodelib.course.interactive.interactive_figure` shows live ipywidgets controls in a reader's kernel.
 A static website has no kernel, so when the environment variable ``NODELIB_STATIC_FIGURES`` is
 ``1`` it draws every state the notebook lists and writes them into the page with plain HTML
 controls, which ``_static/stepper.js`` switches. Sphinx loads this extension before myst-nb

@@ -1,6 +1,6 @@
 """Make every claim a chapter checks strict while the book is built.
 
-`nodelib.book.claim` raises `ClaimError` when the environment variable ``NODELIB_CLAIMS`` is
+`nodelib.course.book.claim` raises `ClaimError` when the environment variable ``NODELIB_CLAIMS`` is
 ``strict`` and only shows a note otherwise (a reader's run). Sphinx loads this extension
 before myst-nb starts any kernel, and kernels inherit the builder's environment: so a
 notebook whose text disagrees with its numbers fails the build, which ``-W`` and

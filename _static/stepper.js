@@ -1,4 +1,4 @@
-// Interactive figures on the static website (nodelib.interactive.interactive_figure).
+// Interactive figures on the static website (nodelib.course.interactive.interactive_figure).
 // Each figure holds one image per combination of its controls' values, drawn when the book was
 // built; moving a control shows the image of the new combination. No kernel, no network.
 document.addEventListener("DOMContentLoaded", () => {

@@ -4,7 +4,7 @@ Fixed-step rk4 over [0, 1] with 50, 200 and 800 steps on an MLP vector field
 (256 -> 512 -> 256, tanh) with a 64 x 256 state, float32, CPU. Two measurements:
 
 - the bytes autograd saves for the backward pass during the forward solve, counted by
-  `nodelib.profiling.saved_tensor_bytes`: exact and the same on every machine (chapter 5
+  `nodelib.course.profiling.saved_tensor_bytes`: exact and the same on every machine (chapter 5
   recomputes this column at a small size);
 - the peak resident set size. Each configuration runs in a fresh subprocess (``--child``),
   because the peak RSS (``ru_maxrss``) of a process never goes down. The child reports its
@@ -35,8 +35,8 @@ def child(mode: str, steps: int) -> dict[str, float]:
     from torch import nn
 
     from nodelib.adjoint import odeint_adjoint
+    from nodelib.course.profiling import saved_tensor_bytes
     from nodelib.odeint import odeint
-    from nodelib.profiling import saved_tensor_bytes
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(256, 512), nn.Tanh(), nn.Linear(512, 256))

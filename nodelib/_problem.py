@@ -24,7 +24,7 @@ from nodelib._types import Field, State, Time
 _KNOWN_OPTIONS = frozenset(
     {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
      "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t", "safety", "ifactor",
-     "dfactor"}
+     "dfactor", "per_sample", "batch_dim"}
 )  # fmt: skip
 
 
@@ -241,7 +241,7 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
         t_dtype=t_dtype,
         time=time,
         unflatten=layout.unflatten if is_tuple else _identity,
-        norm=_check_norm(options.get("norm"), layout),
+        norm=_check_norm(options.get("norm"), layout, options.get("batch_dim"), parts[0]),
         t_grad=direction * t if t.requires_grad and torch.is_grad_enabled() else None,
         time_eps=4 * torch.finfo(t_dtype).eps,
         nfe=nfe,
@@ -252,7 +252,9 @@ def _identity(ys: Tensor) -> Tensor:
     return ys
 
 
-def _check_norm(norm: object, layout: StateLayout) -> Callable[[Tensor], Tensor] | None:
+def _check_norm(norm: object, layout: StateLayout, batch_dim, y0: Tensor):
+    if batch_dim is not None:
+        return _batch_norm(norm, layout, batch_dim, y0)
     if norm is None:
         return None
     if not callable(norm):
@@ -260,3 +262,20 @@ def _check_norm(norm: object, layout: StateLayout) -> Callable[[Tensor], Tensor]
     if not layout.is_tuple:
         return norm
     return lambda e: norm(layout.split(e))
+
+
+def _batch_norm(norm: object, layout: StateLayout, dim: object, y0: Tensor):
+    """options["batch_dim"]: the largest RMS over the samples along `dim`, for a shared step."""
+    if norm is not None or layout.is_tuple:
+        raise ValueError("options['batch_dim'] needs one tensor y0 and no options['norm'].")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -y0.dim() <= dim < y0.dim():
+        raise ValueError(
+            f"options['batch_dim'] must be a dimension of y0 (shape {tuple(y0.shape)}), "
+            f"got {dim!r}."
+        )
+
+    def per_sample_max(e: Tensor) -> Tensor:  # (*shape) -> the worst sample's RMS
+        rows = e.movedim(dim, 0).reshape(e.shape[dim], -1)
+        return rows.pow(2).mean(dim=1).sqrt().max()
+
+    return per_sample_max

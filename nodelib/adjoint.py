@@ -344,6 +344,11 @@ def odeint_adjoint(
         The errors of `odeint` (StepSizeError, MaxStepsError, ...) in either pass.
     """
     params = _resolve_params(func, adjoint_params)
+    if (options or {}).get("per_sample") and isinstance(t, Tensor) and t.dim() != 1:
+        raise ValueError(
+            "odeint_adjoint needs one shared t (T,): its backward pass walks the output "
+            "intervals of all rows together; use odeint (backprop) for per-row output times."
+        )
     parts = _check_tensors(y0, params)
     if not isinstance(t, Tensor):
         t = torch.as_tensor(t, dtype=parts[0].dtype, device=parts[0].device)
@@ -359,7 +364,9 @@ def odeint_adjoint(
                 f"options are given for method={method!r} but adjoint_method="
                 f"{adjoint_method!r} differs: pass adjoint_options too (for example {{}})."
             )
-        adjoint_options = {k: v for k, v in options.items() if k != "norm"}
+        # The augmented state is one flat vector: no per-sample rows, no batch dimension.
+        skip = ("norm", "per_sample", "batch_dim")
+        adjoint_options = {k: v for k, v in options.items() if k not in skip}
     adjoint_options = dict(adjoint_options)
     norm = adjoint_options.pop("norm", None)
     cfg = _Config(

@@ -11,7 +11,7 @@ backward pass, vectorised over the members with `torch.func.vmap` and
 The members stay independent: the loss that is minimised is the sum of the members' losses,
 whose gradient with respect to member m's parameters is the gradient of member m's loss
 alone, and Adam acts elementwise, so each member follows exactly the updates it would get
-from `nodelib.train.fit` with its own seed (up to round-off: a batched matrix product may
+from `nodelib.course.train.fit` with its own seed (up to round-off: a batched matrix product may
 sum in another order than a single one). `fit_ensemble` draws each member's batches the way
 `fit` does (a `RandomSampler` over a generator seeded with the member's seed), so member m
 of an ensemble reproduces ``fit(models[m], ..., seed=seeds[m])``.
@@ -125,7 +125,7 @@ def fit_ensemble(
 ) -> Tensor:
     """Train M models of one architecture together, each with Adam and its own batches.
 
-    Member m is trained as ``nodelib.train.fit(models[m], train_data, loss_fn=loss_fn,
+    Member m is trained as ``nodelib.course.train.fit(models[m], train_data, loss_fn=loss_fn,
     epochs=epochs, lr=lr, batch_size=batch_size, seed=seeds[m])`` would train it: the same
     initial weights (those the model has), the same order of batches, the same Adam updates.
     The trained weights are written back into the models, which are left in eval mode.

@@ -49,7 +49,7 @@ class NonFiniteError(NodelibError):
 class ClaimError(NodelibError):
     """A sentence of a chapter's text is false for the numbers this run computed.
 
-    Raised by `nodelib.book.claim` when claims are checked strictly (the book build and
+    Raised by `nodelib.course.book.claim` when claims are checked strictly (the book build and
     the tests set ``NODELIB_CLAIMS=strict``). Either the text must change, or the
     experiment does not show what the text says on this seed or machine.
     """

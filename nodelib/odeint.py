@@ -34,6 +34,8 @@ from nodelib.implicit import IMPLICIT_METHODS
 from nodelib.integrate import Step, integrate
 from nodelib.methods import FixedMethod, make_stepper
 from nodelib.multistep import MULTISTEP_METHODS
+from nodelib.per_sample import PerSampleSolution, integrate_per_sample
+from nodelib.per_sample import solution as per_sample_solution
 from nodelib.steppers import Stepper
 from nodelib.tableau import TABLEAUS
 
@@ -43,7 +45,7 @@ __all__ = ["METHODS", "Solution", "odeint", "solve"]
 _FIXED_OPTIONS = frozenset({"step_size", "max_num_steps"})
 _ADAPTIVE_OPTIONS = frozenset(
     {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size",
-     "step_t", "jump_t", "safety", "ifactor", "dfactor"}
+     "step_t", "jump_t", "safety", "ifactor", "dfactor", "per_sample", "batch_dim"}
 )  # fmt: skip
 _NEWTON_OPTIONS = frozenset({"newton_tol", "newton_max_iter"})
 
@@ -134,7 +136,12 @@ def odeint(
             methods also read `step_t` (times to step to exactly, e.g. kinks of f) and
             `jump_t` (times where f jumps: stepped to, with f restarted on the far side),
             with torchdiffeq's meaning (`nodelib._stops`), and torchdiffeq's `safety`,
-            `ifactor`, `dfactor`, which set those fields of the controller.
+            `ifactor`, `dfactor`, which set those fields of the controller. For a batch of
+            independent problems along dimension 0 of y0: `per_sample=True` gives every row
+            its own steps (and, with t of shape `(batch, T)`, its own output times; the
+            result is then `(T, batch, *shape)`; see `nodelib.per_sample`), and
+            `batch_dim=d` keeps one shared step but bounds every sample's own error along
+            dimension d (the largest per-sample RMS instead of one RMS over the batch).
 
     Returns:
         `(T, *shape)`: the solution at the times `t` (a tuple of such for a tuple y0).
@@ -147,6 +154,8 @@ def odeint(
         nodelib.errors.NonFiniteError: the solution became NaN or Inf.
         nodelib.errors.ConvergenceError: Newton's iteration of an implicit method failed.
     """
+    if options and options.get("per_sample"):
+        return integrate_per_sample(func, y0, t, rtol, atol, method, options, False).ys
     p, ys, _, _, _ = _run(func, y0, t, rtol, atol, method, options, record=False)
     return p.unflatten(ys)
 
@@ -219,7 +228,7 @@ def solve(
     method: str = "dopri5",
     options: dict | None = None,
     event_fn: EventFn | None = None,
-) -> Solution:
+) -> Solution | PerSampleSolution:
     """Solve like `odeint`, but return a `Solution` with statistics and dense output.
 
     It keeps every accepted step (for `Solution.evaluate`), so it uses memory in
@@ -235,8 +244,13 @@ def solve(
             event time that is differentiated.
 
     Returns:
-        A `Solution`.
+        A `Solution` (a `nodelib.per_sample.PerSampleSolution` with per_sample).
     """
+    if options and options.get("per_sample"):
+        if event_fn is not None:
+            raise ValueError("event_fn and per-sample stepping cannot be combined yet.")
+        ps = integrate_per_sample(func, y0, t, rtol, atol, method, options, True)
+        return per_sample_solution(ps, t, method)
     p, ys, stats, steps, event = _run(func, y0, t, rtol, atol, method, options, True, event_fn)
     ts = torch.as_tensor(t, dtype=ys.dtype, device=ys.device)[: len(ys)]
     sol = Solution(ts, p.unflatten(ys), stats, method, p, steps)

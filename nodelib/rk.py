@@ -82,10 +82,10 @@ def combine(
     if not terms:
         return y
     (j0, a0), *rest = terms
-    if isinstance(h, Tensor):
-        out = (h * a0) * k[j0] if y is None else y + (h * a0) * k[j0]
+    if isinstance(h, Tensor):  # one fused kernel per term too (h broadcasts: (n, 1, ...))
+        out = torch.mul(k[j0], h).mul_(a0) if y is None else torch.addcmul(y, h, k[j0], value=a0)
         for j, a in rest:
-            out = out + (h * a) * k[j]
+            out.addcmul_(h, k[j], value=a)
         return out
     out = k[j0] * (h * a0) if y is None else torch.add(y, k[j0], alpha=h * a0)
     for j, a in rest:
@@ -96,7 +96,7 @@ def combine(
 def error_estimate(h: Time, terms: Terms, k: list[Tensor]) -> Tensor:
     """h Σ e_j k_j without a graph: the error estimate only steers the step size."""
     with torch.no_grad():
-        return combine(None, float(h), terms, k)
+        return combine(None, h.detach() if isinstance(h, Tensor) else h, terms, k)
 
 
 def rk_step(

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from nodelib import _dop853_coefficients as _D  # noqa: N812
 from nodelib import _tableau_coefficients as _K  # noqa: N812
-from nodelib.order_conditions import (
+from nodelib.theory.order_conditions import (
     COEFFICIENT_TOL,
     elementary_weight,
     order_of_weights,

@@ -1,7 +1,7 @@
 """Execute the lecture notebooks under several seeds and tabulate every claim their text makes.
 
 Each sentence of a chapter that rests on computed numbers is checked in the cell that
-computes them with `nodelib.book.claim`. This script runs each chosen chapter once per seed
+computes them with `nodelib.course.book.claim`. This script runs each chosen chapter once per seed
 (``NODELIB_SEED``), collects the verdicts and prints a table: each claim, its numbers per
 seed, and whether it held on every run::
 
@@ -58,7 +58,7 @@ def _execute(path: Path, seed: int, threads: int | None) -> dict[str, Any]:
     import nbformat
     from nbclient import NotebookClient
 
-    from nodelib.book import claims
+    from nodelib.course.book import claims
 
     os.environ["NODELIB_SEED"] = str(seed)
     os.environ["NODELIB_CLAIMS"] = "record"

@@ -1,7 +1,8 @@
 """The set-up cell that opens every notebook of the course, kept in this one place.
 
 Every notebook under ``chapters/``, ``exercises/`` and ``solutions/`` starts with the
-code cell ``SETUP_CELL``: in Colab it installs nodelib from the course repository
+code cell ``SETUP_CELL``: in Colab it installs nodelib with its ``course`` extra (the
+notebooks' plotting, training and grading dependencies) from the course repository
 (pinned to the course branch); everywhere it imports torch and nodelib, picks the
 device and fixes the seed. Edit the cell here, never in a notebook, then run::
 
@@ -36,8 +37,8 @@ SETUP_CELL = f"""\
 # Course set-up, the same in every notebook (edit scripts/notebook_setup.py, not this cell).
 import sys
 
-if "google.colab" in sys.modules:  # in Colab, install nodelib from the course repository
-    %pip install -q "git+{REPOSITORY_URL}@{COURSE_BRANCH}"
+if "google.colab" in sys.modules:  # in Colab, install nodelib[course] from the course repository
+    %pip install -q "nodelib[course] @ git+{REPOSITORY_URL}@{COURSE_BRANCH}"
 
 import torch
 

@@ -33,7 +33,7 @@ def wrong_answer_feedback(question_id: str, answer: Any) -> str:
 
     The feedback is the question's own (e.g. "raised ...") and that of each failed test.
     """
-    from nodelib.grading import grade
+    from nodelib.course.grading import grade
 
     result = grade(question_id, answer)
     assert not result.passed and result.points == 0, f"{question_id} accepted a wrong answer"

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from _scripts import ROOT
 
-from nodelib.book import claims, glued_values
+from nodelib.course.book import claims, glued_values
 
 __all__ = [
     "CACHE",

@@ -199,7 +199,7 @@ async () => {
   // What the cells print: an exercise page must show no traceback or failing report.
   const outputText = Array.from(document.querySelectorAll('.cell_output'))
       .map(o => o.innerText).join('\n');
-  // Interactive figures stepped through precomputed states (nodelib.interactive).
+  // Interactive figures stepped through precomputed states (nodelib.course.interactive).
   const steppers = Array.from(document.querySelectorAll('[data-nodelib-stepper]')).map(s => ({
     frames: s.querySelectorAll('img[data-state]').length,
     shown: Array.from(s.querySelectorAll('img[data-state]')).filter(i => !i.hidden).length,

@@ -1,4 +1,5 @@
-"""nodelib.analysis: measured orders, convergence runs, cumulative trapezoid, Picard's iteration."""
+"""nodelib.theory.analysis: measured orders, convergence runs, cumulative trapezoid, Picard's
+iteration."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import math
 import pytest
 import torch
 
-from nodelib.analysis import (
+from nodelib.odeint import odeint
+from nodelib.theory.analysis import (
     convergence_errors,
     cumulative_trapezoid,
     empirical_order,
     picard_iteration,
 )
-from nodelib.odeint import odeint
 
 F64 = torch.float64
 
@@ -106,7 +107,7 @@ def test_picard_rejects_bad_arguments() -> None:
     [("euler", None, 1), ("heun", None, 2), ("theta", {"theta": 0.5}, 2), ("rk4", None, 4)],
 )
 def test_fixed_step_errors_measure_the_order_of_odeint_methods(method, options, order) -> None:
-    from nodelib.analysis import fixed_step_errors
+    from nodelib.theory.analysis import fixed_step_errors
 
     y0 = torch.tensor([1.0, 0.5], dtype=F64)
     exact = y0 * math.exp(-1.5)
@@ -119,7 +120,7 @@ def test_fixed_step_errors_measure_the_order_of_odeint_methods(method, options, 
 
 
 def test_fixed_step_errors_shows_the_float32_floor() -> None:
-    from nodelib.analysis import fixed_step_errors
+    from nodelib.theory.analysis import fixed_step_errors
 
     y0 = torch.tensor(1.0, dtype=torch.float32)
     _, errors = fixed_step_errors(
@@ -130,7 +131,7 @@ def test_fixed_step_errors_shows_the_float32_floor() -> None:
 
 
 def test_fixed_step_errors_rejects_adaptive_methods_and_bad_ns() -> None:
-    from nodelib.analysis import fixed_step_errors
+    from nodelib.theory.analysis import fixed_step_errors
 
     y0 = torch.ones((), dtype=F64)
     with pytest.raises(ValueError, match="adaptive"):

@@ -1,4 +1,4 @@
-"""nodelib.autodiff: dual numbers and the reverse-mode tape, against torch.autograd.
+"""nodelib.theory.autodiff: dual numbers and the reverse-mode tape, against torch.autograd.
 
 Forward and reverse mode must give torch.autograd's derivatives to rounding on functions
 that use every operation (each operation's rule is checked, since a wrong rule changes the
@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from nodelib import autodiff as ad
-from nodelib.autodiff import Dual, Tape, Var
+from nodelib.theory import autodiff as ad
+from nodelib.theory.autodiff import Dual, Tape, Var
 
 F64 = torch.float64
 

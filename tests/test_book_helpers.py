@@ -1,7 +1,8 @@
-"""nodelib.book in a real kernel: glued values as myst-nb reads them, and interactive figures.
+"""nodelib.course.book in a real kernel: glued values as myst-nb reads them, and interactive
+figures.
 
-Interactive figures have two renderings (nodelib.interactive): live ipywidgets controls in a
-reader's kernel, and in the book build (NODELIB_STATIC_FIGURES=1) an HTML block with one image
+Interactive figures have two renderings (nodelib.course.interactive): live ipywidgets controls in
+a reader's kernel, and in the book build (NODELIB_STATIC_FIGURES=1) an HTML block with one image
 per combination of the listed states, switched by _static/stepper.js.
 """
 
@@ -17,15 +18,15 @@ import pytest
 from _notebooks import glued_floats
 from myst_nb.ext.glue import extract_glue_data_cell
 
-from nodelib.book import GLUE_PREFIX, glue, glued_values
-from nodelib.interactive import MAX_STATES, static_states
+from nodelib.course.book import GLUE_PREFIX, glue, glued_values
+from nodelib.course.interactive import MAX_STATES, static_states
 
 SOURCE = """\
 import os
 os.environ.pop("NODELIB_STATIC_FIGURES", None)  # a reader's kernel: live controls
 import ipywidgets, torch
 import matplotlib.pyplot as plt
-from nodelib.book import glue, interactive_figure
+from nodelib.course.book import glue, interactive_figure
 
 glue("slope", 2.0 + 1e-3)
 glue("tensor", torch.tensor(0.25, dtype=torch.float64))
@@ -116,7 +117,7 @@ import os
 os.environ["NODELIB_STATIC_FIGURES"] = "1"  # as in the book build
 import ipywidgets
 import matplotlib.pyplot as plt
-from nodelib.book import interactive_figure
+from nodelib.course.book import interactive_figure
 
 calls = []
 def draw(h, method):

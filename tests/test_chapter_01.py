@@ -1,7 +1,7 @@
 """Chapter 1 (one-step methods): the lecture runs, and the numbers its text states are right.
 
 The notebook is executed once (module fixture); the tests read the values it glues into its
-text (`nodelib.book.glue`) and check them against the mathematics of the chapter: measured
+text (`nodelib.course.book.glue`) and check them against the mathematics of the chapter: measured
 orders of convergence, the θ-method's order 2 only at θ = 1/2, Picard's factorial convergence,
 the two Euler methods on y' = y^(1/5), and the error bounds of the convergence theorem.
 """
@@ -15,7 +15,7 @@ import pytest
 from _notebooks import assert_claims, execute_notebook, glued_floats
 
 NOTEBOOK = "chapters/ch01_ode_numerics_one_step.ipynb"
-N_CLAIMS = 19  # the sentences of the text that the notebook checks with nodelib.book.claim
+N_CLAIMS = 19  # the sentences of the text that the notebook checks with nodelib.course.book.claim
 
 
 @pytest.fixture(scope="module")

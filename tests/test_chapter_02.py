@@ -14,7 +14,7 @@ import pytest
 from _notebooks import assert_claims, execute_notebook, glued_floats
 
 PATH = "chapters/ch02_runge_kutta_multistep_stability.ipynb"
-N_CLAIMS = 31  # the sentences of the text that the notebook checks with nodelib.book.claim
+N_CLAIMS = 31  # the sentences of the text that the notebook checks with nodelib.course.book.claim
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def glued(executed: nbformat.NotebookNode) -> dict[str, float]:
 
 
 def test_every_claim_of_the_text_held(executed: nbformat.NotebookNode) -> None:
-    assert_claims(executed, 32)  # the sentences the notebook checks with nodelib.book.claim
+    assert_claims(executed, 32)  # the sentences the notebook checks with nodelib.course.book.claim
 
 
 def test_training_experiments_run_three_seeds(glued: dict[str, float]) -> None:

@@ -14,7 +14,7 @@ worst seed, with margins from the spread measured over seeds 0-6 (the seeds that
 NODELIB_SEED = 0..4 use), quoted at each check.
 
 The timing bands: the measurement uses the thread's CPU time, the minimum of five
-interleaved rounds, one thread (nodelib.timing), which made the dense slope reproducible on
+interleaved rounds, one thread (nodelib.course.timing), which made the dense slope reproducible on
 a loaded two-core machine (2.73 to 2.87 in eight runs, where wall-clock timing of the same
 matrices gave anything from 2.56 to 3.39). It sits below 3 because LU's rate of work still grows
 over N = 512..2048 (more of it is cache-friendly matrix products); [2.6, 3.2] allows for
@@ -28,7 +28,7 @@ import re
 import pytest
 from _notebooks import assert_claims, execute_notebook, glued_floats
 
-from nodelib.book import glued_values
+from nodelib.course.book import glued_values
 
 NOTEBOOK = "chapters/ch04_normalising_flows.ipynb"
 

@@ -33,7 +33,7 @@ def glued(executed) -> dict[str, float]:
 
 
 def test_every_sentence_on_numbers_is_checked(executed) -> None:
-    assert_claims(executed, 28)  # the sentences the notebook checks with nodelib.book.claim
+    assert_claims(executed, 28)  # the sentences the notebook checks with nodelib.course.book.claim
 
 
 def test_finite_differences_have_the_textbook_optimum(glued: dict[str, float]) -> None:

@@ -2,7 +2,7 @@
 
 The notebook is executed once (module fixture) and trains every model on three seeds
 (SEED, SEED + 1, SEED + 2; SEED = 0 unless NODELIB_SEED says otherwise). It glues the mean,
-minimum and maximum over those seeds of every training result (`nodelib.book.glue_spread`),
+minimum and maximum over those seeds of every training result (`nodelib.course.book.glue_spread`),
 and the tests check the text's statements on the minimum and maximum, so on every seed: the
 accuracies of the three classifiers of Table 1, their parameter counts (ODE-Net and RK-Net
 share one vector field), memory saved for backward growing linearly with the steps for

@@ -1,4 +1,5 @@
-"""Claims: a sentence of the text checked against the numbers of the run (nodelib.book.claim).
+"""Claims: a sentence of the text checked against the numbers of the run
+(nodelib.course.book.claim).
 
 A false claim must stop the notebook in the book build (``_ext/strict_claims.py`` sets
 ``NODELIB_CLAIMS=strict`` for its kernels) and in the tests, and must only show a note in a
@@ -20,7 +21,7 @@ import nbformat
 import pytest
 from _scripts import ROOT, load_script
 
-from nodelib.book import DISAGREE_NOTE, claim, claims, glue_spread
+from nodelib.course.book import DISAGREE_NOTE, claim, claims, glue_spread
 from nodelib.errors import ClaimError
 
 CHAPTER = ROOT / "chapters" / "ch01_ode_numerics_one_step.ipynb"
@@ -106,7 +107,7 @@ def _flipped_chapter(tmp: Path) -> tuple[Path, str]:
         path = tmp / "chapter.ipynb"
         nbformat.write(nb, path)
         return path, statement
-    raise AssertionError(f"{CHAPTER.name} checks no claim with nodelib.book.claim")
+    raise AssertionError(f"{CHAPTER.name} checks no claim with nodelib.course.book.claim")
 
 
 def _offset(source: str, lineno: int, col: int) -> int:

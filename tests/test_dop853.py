@@ -18,8 +18,8 @@ from torch import Tensor
 
 from nodelib import _dop853_coefficients as K  # noqa: N812
 from nodelib.dop853 import DOP853, DOP853_TABLEAU, dense_weights
-from nodelib.order_conditions import order_of_weights
 from nodelib.steppers import Stepper
+from nodelib.theory.order_conditions import order_of_weights
 
 THETAS = (0.3, 0.5, 0.8)
 F64 = torch.float64

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import nodelib
+from nodelib.course.train import fit
 from nodelib.data import sample_2d
 from nodelib.ensemble import ensemble_forward, fit_density_ensemble, fit_ensemble
 from nodelib.models import LayerNet
@@ -20,7 +21,6 @@ from nodelib.models.flows import (
     alternating_mask,
     fit_density,
 )
-from nodelib.train import fit
 
 
 def _data(n: int = 203) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,11 +21,11 @@ import pytest
 import torch
 from _grading_helpers import solution_namespace
 
-from nodelib.analysis import picard_iteration
-from nodelib.grading import ChecksFailed, chapter_questions, check, get_question, grade
-from nodelib.grading.core import RECORD_ENV, CheckFailed, Question, Test, grade_namespace
-from nodelib.grading.notebook import CellRun, _question_tags
-from nodelib.grading.runner import choose_backend, run_limited
+from nodelib.course.grading import ChecksFailed, chapter_questions, check, get_question, grade
+from nodelib.course.grading.core import RECORD_ENV, CheckFailed, Question, Test, grade_namespace
+from nodelib.course.grading.notebook import CellRun, _question_tags
+from nodelib.course.grading.runner import choose_backend, run_limited
+from nodelib.theory.analysis import picard_iteration
 
 BACKENDS = ["signal", "thread"] + (["fork"] if sys.platform.startswith("linux") else [])
 
@@ -160,7 +160,7 @@ def test_the_readers_traceback_is_shown_not_the_graders(backend: str) -> None:
     assert result.tests[0].status == "error"
     assert feedback.startswith("your code raised IndexError: list index out of range")
     assert "in euler_step" in feedback and "in helper" in feedback
-    assert "nodelib/grading" not in feedback and "nodelib\\grading" not in feedback
+    assert "nodelib/course/grading" not in feedback and "nodelib\\course\\grading" not in feedback
     assert "(the same traceback as above)" in result.tests[1].feedback
 
 

@@ -17,7 +17,7 @@ import torch
 from _grading_helpers import solution_namespace, wrong_answer_feedback
 from torch import Tensor
 
-from nodelib.grading import chapter_questions, grade
+from nodelib.course.grading import chapter_questions, grade
 
 Namespace = dict[str, Any]
 Field = Callable[[Tensor, Tensor], Tensor]

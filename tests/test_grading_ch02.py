@@ -15,7 +15,7 @@ import torch
 from _grading_helpers import solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 
-from nodelib.grading import chapter_questions, grade
+from nodelib.course.grading import chapter_questions, grade
 
 SOLUTION = ROOT / "solutions" / "ch02_runge_kutta_multistep.ipynb"
 Namespace = dict[str, Any]

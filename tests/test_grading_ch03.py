@@ -17,8 +17,8 @@ from _grading_helpers import solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 from torch import Tensor, nn
 
-from nodelib.grading import chapter_questions, grade
-from nodelib.grading._ch03_design import count_residual_blocks
+from nodelib.course.grading import chapter_questions, grade
+from nodelib.course.grading._ch03_design import count_residual_blocks
 from nodelib.models import LayerNet, PlainLayer, ResidualLayer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -82,8 +82,8 @@ def test_residual_block_structure_mistakes() -> None:
 
 
 def _trained(model: nn.Module, epochs: int = 15) -> nn.Module:
+    from nodelib.course.train import fit
     from nodelib.data import load_digits
-    from nodelib.train import fit
 
     x, y, _, _ = load_digits()
     fit(model, (x.flatten(1), y), loss_fn=nn.CrossEntropyLoss(), epochs=epochs, device="cpu",

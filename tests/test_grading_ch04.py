@@ -16,7 +16,7 @@ import torch
 from _grading_helpers import solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 
-from nodelib.grading import chapter_questions, grade
+from nodelib.course.grading import chapter_questions, grade
 
 SOLUTION = ROOT / "solutions" / "ch04_normalising_flows.ipynb"
 Namespace = dict[str, Any]

@@ -17,7 +17,7 @@ from _grading_helpers import solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 
 from nodelib import odeint
-from nodelib.grading import chapter_questions, grade
+from nodelib.course.grading import chapter_questions, grade
 
 Namespace = dict[str, Any]
 SOLUTION = ROOT / "solutions" / "ch05_adjoint.ipynb"

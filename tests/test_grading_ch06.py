@@ -18,7 +18,7 @@ from _grading_helpers import wrong_answer_feedback
 from _scripts import ROOT
 from torch import nn
 
-from nodelib.grading import chapter_questions, grade
+from nodelib.course.grading import chapter_questions, grade
 from nodelib.models import CNF
 
 SOLUTION = ROOT / "solutions" / "ch06_neural_odes.ipynb"
@@ -165,7 +165,7 @@ def test_every_question_has_a_wrong_answer_that_fails(ns: Namespace) -> None:
 
 
 def test_the_target_entropy_is_that_of_its_samples() -> None:
-    from nodelib.grading.ch06 import TARGET_ENTROPY, sample_target
+    from nodelib.course.grading.ch06 import TARGET_ENTROPY, sample_target
 
     x = sample_target(200_000, generator=torch.Generator().manual_seed(0)).double()
     cov = torch.cov(x.T)

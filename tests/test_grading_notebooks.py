@@ -26,10 +26,10 @@ from _grading_helpers import EXERCISE, ROOT, SOLUTION
 from _notebooks import TIMES, store_in_book_cache
 from _scripts import load_script
 
-import nodelib.grading.notebook as grading_notebook
-from nodelib.grading.__main__ import main
-from nodelib.grading.core import chapter_questions
-from nodelib.grading.notebook import NotebookReport
+import nodelib.course.grading.notebook as grading_notebook
+from nodelib.course.grading.__main__ import main
+from nodelib.course.grading.core import chapter_questions
+from nodelib.course.grading.notebook import NotebookReport
 
 SANITIZE = ROOT / "solutions" / "nbval_sanitize.cfg"
 SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("ch*.ipynb"))
@@ -305,4 +305,4 @@ def test_command_line_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_console_script_is_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'nodelib-grade = "nodelib.grading.__main__:main"' in text
+    assert 'nodelib-grade = "nodelib.course.grading.__main__:main"' in text

@@ -24,7 +24,7 @@ from _scripts import ROOT
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("ch*.ipynb"))
 EXERCISES = [ROOT / "exercises" / p.name for p in SOLUTIONS]
-GRADING = sorted((ROOT / "nodelib" / "grading").glob("*.py"))
+GRADING = sorted((ROOT / "nodelib" / "course" / "grading").glob("*.py"))
 BEGIN = re.compile(r"^\s*# BEGIN SOLUTION")
 END = re.compile(r"^\s*# END SOLUTION")
 DROPDOWN = re.compile(
@@ -175,7 +175,7 @@ def test_short_lines_are_ignored(tmp_path: Path) -> None:
 def test_the_grader_texts_are_collected() -> None:
     texts = [t for path in GRADING for t in string_literals(path)]
     assert any("not implemented yet" in t for t in texts)
-    sample = ROOT / "nodelib" / "grading" / "core.py"
+    sample = ROOT / "nodelib" / "course" / "grading" / "core.py"
     assert any("{...}" in t for t in string_literals(sample)), "f-strings are collected"
 
 

@@ -6,7 +6,7 @@ Chromium (Playwright driving Debian's Chromium, as tests/test_website.py does): 
 pinned JupyterLab on 127.0.0.1 with a copy of chapter 1 (so that JupyterLab's autosave cannot
 write outputs into the repository), runs every cell from the Run menu, moves the θ-method
 figure's first slider with the keyboard and waits for the figure's image to change: the kernel
-redrew it (nodelib.interactive's live rendering, ipywidgets' JupyterLab extension).
+redrew it (nodelib.course.interactive's live rendering, ipywidgets' JupyterLab extension).
 
 Skipped without Playwright or Chromium, unless NODE_COURSE_REQUIRE_BROWSER=1 (.ci/run).
 """

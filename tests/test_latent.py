@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from nodelib.course.train import fit
 from nodelib.data import make_spirals
 from nodelib.models.latent import (
     GRUEncoder,
@@ -16,7 +17,6 @@ from nodelib.models.latent import (
     RNNBaseline,
     TimeSeriesLoss,
 )
-from nodelib.train import fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

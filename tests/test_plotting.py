@@ -1,5 +1,6 @@
-"""Tests of nodelib.plotting under the Agg backend: each helper draws what it should and returns
-its Axes; the stability-region mask is checked against the known real stability intervals."""
+"""Tests of nodelib.course.plotting under the Agg backend: each helper draws what it should and
+returns its Axes; the stability-region mask is checked against the known real stability
+intervals."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.quiver import Quiver
 
-from nodelib.data import log_density_2d, sample_2d
-from nodelib.plotting import (
+from nodelib.course.plotting import (
     phase_portrait,
     plot_density_2d,
     plot_density_evolution,
@@ -26,6 +26,7 @@ from nodelib.plotting import (
     plot_vector_field,
     stability_region_mask,
 )
+from nodelib.data import log_density_2d, sample_2d
 from nodelib.tableau import EULER, RK4, TABLEAUS
 
 plt.switch_backend("Agg")  # headless, like the book's build
@@ -232,16 +233,16 @@ def test_plot_learning_curves_is_lenient() -> None:
 
 
 def test_plotting_modules_export_distinct_names() -> None:
-    """nodelib.plotting re-exports every module's names with `*`: a name exported by two
+    """nodelib.course.plotting re-exports every module's names with `*`: a name exported by two
     modules would silently hide one of the functions."""
     import importlib
 
-    import nodelib.plotting as plotting
+    import nodelib.course.plotting as plotting
 
     owners: dict[str, list[str]] = {}
     for module in ("curves", "fields", "regions", "one_step", "runge_kutta", "stiffness", "resnets",
                    "flows", "adjoint", "neural_odes"):  # fmt: skip
-        for name in importlib.import_module(f"nodelib.plotting.{module}").__all__:
+        for name in importlib.import_module(f"nodelib.course.plotting.{module}").__all__:
             owners.setdefault(name, []).append(module)
     clashes = {name: mods for name, mods in owners.items() if len(mods) > 1}
     assert not clashes, clashes

@@ -1,4 +1,4 @@
-"""Tests of nodelib.plotting.adjoint (the figures of chapter 5) under the Agg backend: each
+"""Tests of nodelib.course.plotting.adjoint (the figures of chapter 5) under the Agg backend: each
 function draws the numbers it is given, on the axes and scales it promises."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from nodelib.plotting import (
+from nodelib.course.plotting import (
     plot_adjoint_memory,
     plot_adjoint_state,
     plot_cost_ratio,
@@ -124,9 +124,10 @@ def test_adjoint_memory_draws_kib_and_a_slope_one_guide() -> None:
 
 
 def test_the_package_exports_these_functions_and_not_namesakes() -> None:
-    # nodelib.plotting re-exports every module's names: a namesake elsewhere would shadow one.
-    import nodelib.plotting
-    from nodelib.plotting import adjoint
+    # nodelib.course.plotting re-exports every module's names: a namesake elsewhere would shadow
+    # one.
+    import nodelib.course.plotting
+    from nodelib.course.plotting import adjoint
 
     for name in adjoint.__all__:
-        assert getattr(nodelib.plotting, name) is getattr(adjoint, name), name
+        assert getattr(nodelib.course.plotting, name) is getattr(adjoint, name), name

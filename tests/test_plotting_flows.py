@@ -1,4 +1,4 @@
-"""Tests of nodelib.plotting.flows (the figures of chapter 4) under the Agg backend: each
+"""Tests of nodelib.course.plotting.flows (the figures of chapter 4) under the Agg backend: each
 function draws the numbers it is given, with the panels, labels, styles and scales it promises."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from nodelib import plotting
-from nodelib.plotting import (
+from nodelib.course import plotting
+from nodelib.course.plotting import (
     plot_change_of_variables_1d,
     plot_density_row,
     plot_flow_by_layer,

@@ -1,4 +1,4 @@
-"""Tests of nodelib.plotting.neural_odes (chapter 6's figures) under the Agg backend: each
+"""Tests of nodelib.course.plotting.neural_odes (chapter 6's figures) under the Agg backend: each
 function draws the numbers it is given (lines, bands, histograms, images, points), with the
 labels and scales the chapter's text refers to."""
 
@@ -15,7 +15,7 @@ import torch
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.image import AxesImage
 
-from nodelib.plotting import (
+from nodelib.course.plotting import (
     plot_augmentation,
     plot_density_fits,
     plot_memory_growth,
@@ -24,7 +24,7 @@ from nodelib.plotting import (
     plot_tolerance_sweep,
     plot_trace_errors,
 )
-from nodelib.plotting._common import _running_mean
+from nodelib.course.plotting._common import _running_mean
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests of nodelib.plotting.one_step (the figures of chapter 1) under the Agg backend: each
+"""Tests of nodelib.course.plotting.one_step (the figures of chapter 1) under the Agg backend: each
 function draws the numbers it is given, with the labels, styles and scales it promises."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nodelib import plotting
-from nodelib.plotting import (
+from nodelib.course import plotting
+from nodelib.course.plotting import (
     plot_error_and_bound,
     plot_mirrored_solutions,
     plot_orders,

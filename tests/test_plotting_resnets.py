@@ -1,4 +1,4 @@
-"""The figures of chapter 3 (nodelib.plotting.resnets) draw the numbers they are given."""
+"""The figures of chapter 3 (nodelib.course.plotting.resnets) draw the numbers they are given."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 from matplotlib.colors import to_rgba
 
-from nodelib.plotting import (
+from nodelib.course.plotting import (
     plot_deletion_effect,
     plot_depth_study,
     plot_forward_stability,

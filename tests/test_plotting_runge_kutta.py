@@ -1,4 +1,4 @@
-"""Tests of nodelib.plotting.runge_kutta (chapter 2's figures) under the Agg backend: each
+"""Tests of nodelib.course.plotting.runge_kutta (chapter 2's figures) under the Agg backend: each
 function draws the numbers it is given, with the labels, scales and colours it promises."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from nodelib.plotting import (
+from nodelib.course.plotting import (
     RegionPanel,
     plot_adaptive_steps,
     plot_characteristic_roots,
@@ -171,7 +171,7 @@ def test_plot_stability_explorer_marks_z_and_draws_both_solutions() -> None:
 
 
 def test_every_function_is_exported_from_the_package() -> None:
-    from nodelib import plotting
+    from nodelib.course import plotting
 
     for name in plotting.runge_kutta.__all__:
         assert getattr(plotting, name) is getattr(plotting.runge_kutta, name)

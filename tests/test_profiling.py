@@ -1,4 +1,4 @@
-"""nodelib.profiling: the bytes autograd saves, against sizes worked out by hand."""
+"""nodelib.course.profiling: the bytes autograd saves, against sizes worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nodelib
-from nodelib.profiling import peak_memory_bytes, saved_tensor_bytes
+from nodelib.course.profiling import peak_memory_bytes, saved_tensor_bytes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from nodelib.course.profiling import saved_tensor_bytes
 from nodelib.models import (
     AntisymmetricLayer,
     LayerNet,
@@ -25,7 +26,6 @@ from nodelib.models import (
     ReversibleSequence,
     hamiltonian_block,
 )
-from nodelib.profiling import saved_tensor_bytes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64

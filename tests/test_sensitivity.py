@@ -1,4 +1,4 @@
-"""nodelib.sensitivity: the direct and adjoint gradients of chapter 5's model problems.
+"""nodelib.theory.sensitivity: the direct and adjoint gradients of chapter 5's model problems.
 
 Each gradient is compared with torch.autograd through an independent computation (a dense
 solve, a Newton loop, the Euler loop, torch.linalg.matrix_exp) and, where that could hide a
@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from nodelib.sensitivity import (
+from nodelib.theory.sensitivity import (
     euler_adjoint,
     expm_frechet,
     linear_ode_gradient,

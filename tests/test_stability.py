@@ -1,5 +1,5 @@
-"""Tests of the stability theory: nodelib.lmm, nodelib.stability and the chapter 2 additions
-to nodelib.step_control (RecordingController, richardson_extrapolate) and nodelib.tableau
+"""Tests of the stability theory: nodelib.theory.lmm, nodelib.theory.stability and the chapter 2
+additions to nodelib.step_control (RecordingController, richardson_extrapolate) and nodelib.tableau
 (GAUSS_LEGENDRE2). Each test checks a piece of mathematics with a known closed-form answer.
 """
 
@@ -13,7 +13,10 @@ import pytest
 import torch
 
 from nodelib import solve
-from nodelib.lmm import (
+from nodelib.multistep import AB_COEFFICIENTS, AM_COEFFICIENTS, BDF_COEFFICIENTS
+from nodelib.step_control import IController, RecordingController, richardson_extrapolate
+from nodelib.tableau import GAUSS_LEGENDRE2, TABLEAUS
+from nodelib.theory.lmm import (
     adams_coefficients,
     bdf_coefficients,
     characteristic_roots,
@@ -22,8 +25,7 @@ from nodelib.lmm import (
     lmm_order,
     root_condition,
 )
-from nodelib.multistep import AB_COEFFICIENTS, AM_COEFFICIENTS, BDF_COEFFICIENTS
-from nodelib.stability import (
+from nodelib.theory.stability import (
     boundary_locus,
     is_a_stable,
     lmm_amplification,
@@ -34,8 +36,6 @@ from nodelib.stability import (
     schur_cohn_stable,
     stability_indicator,
 )
-from nodelib.step_control import IController, RecordingController, richardson_extrapolate
-from nodelib.tableau import GAUSS_LEGENDRE2, TABLEAUS
 
 F64 = torch.float64
 

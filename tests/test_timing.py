@@ -1,4 +1,4 @@
-"""Tests of nodelib.timing: the clock, the minimum over repeats, threads restored, sizes.
+"""Tests of nodelib.course.timing: the clock, the minimum over repeats, threads restored, sizes.
 
 What can be tested without flaky thresholds: the CPU clock does not count time spent
 sleeping (waiting is what another process's load looks like to us), the wall clock does; the
@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from nodelib.timing import _logdet_call, logdet_times, threads, time_call
+from nodelib.course.timing import _logdet_call, logdet_times, threads, time_call
 
 
 def test_cpu_clock_ignores_waiting_and_wall_clock_does_not():

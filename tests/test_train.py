@@ -1,4 +1,5 @@
-"""Tests of nodelib.train: the fit loop, its History, and training under DDP with torchrun."""
+"""Tests of nodelib.course.train: the fit loop, its History, and training under DDP with
+torchrun."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from nodelib.course.train import History, fit, init_distributed, is_main_process
 from nodelib.models.blocks import NODEClassifier
 from nodelib.models.odenet import ODENet
-from nodelib.train import History, fit, init_distributed, is_main_process
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -124,7 +125,7 @@ import sys
 import torch
 from torch import nn
 from nodelib.models.blocks import NODEClassifier
-from nodelib.train import cleanup_distributed, fit, init_distributed
+from nodelib.course.train import cleanup_distributed, fit, init_distributed
 
 info = init_distributed()
 g = torch.Generator().manual_seed(0)

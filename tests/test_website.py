@@ -11,7 +11,7 @@ described by alt text, every internal link resolves, Colab buttons open the page
 notebook, the page fits a phone's width and weighs under 5 MB; on chapter pages no code cell is
 longer than 25 lines or scrolls sideways at 1280 px; exercise pages show no traceback or
 failing report, solution pages their passing ones; interactive figures are stepped states
-(nodelib.interactive) with their note, in chapters 1, 2, 4 and 6 at least. And once: moving a
+(nodelib.course.interactive) with their note, in chapters 1, 2, 4 and 6 at least. And once: moving a
 control of every interactive figure shows another image, dropdown solutions start hidden and
 open on click, search finds chapter 6. Screenshots of each chapter's first screen (desktop and
 phone) are saved in ``_build/screenshots`` (.ci/run keeps them in the repository's _build).
@@ -53,7 +53,7 @@ from _website import (
 pytestmark = pytest.mark.website
 
 SEARCH_TERM = "Hutchinson"  # chapter 6: Hutchinson's trace estimator (FFJORD)
-STATIC_NOTE = "states computed when this page was built"  # nodelib.interactive.static_note
+STATIC_NOTE = "states computed when this page was built"  # nodelib.course.interactive.static_note
 # Chapters that must have an interactive figure working on the website (issue 14): the
 # θ-method (1), the stability explorer (2), the planar flow (4), the CNF over time (6).
 STEPPED_CHAPTERS = ("chapters/ch01_", "chapters/ch02_", "chapters/ch04_", "chapters/ch06_")
@@ -353,7 +353,7 @@ def test_colab_buttons_open_the_pages_own_notebook(reports: dict[str, dict], con
 def test_interactive_figures_are_stepped_states_with_a_note(reports: dict[str, dict]) -> None:
     """Every interactive figure is a stepper (no frozen ipywidgets view) with its note."""
     problems = [
-        f"{name}: an ipywidgets view without a kernel (use nodelib.book.interactive_figure)"
+        f"{name}: an ipywidgets view without a kernel (use nodelib.course.book.interactive_figure)"
         for name, r in reports.items()
         if r["widgets"]
     ]

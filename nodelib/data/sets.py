@@ -227,8 +227,11 @@ def load_digits(
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
-    except ImportError as err:  # pragma: no cover - sklearn is in requirements.txt
-        raise ImportError("load_digits needs scikit-learn: pip install scikit-learn") from err
+    except ImportError as err:  # scikit-learn is a course dependency, not a core one
+        raise ImportError(
+            'load_digits needs scikit-learn: pip install "nodelib[course]" '
+            "(or pip install scikit-learn)"
+        ) from err
     images, target = _sk_load_digits(return_X_y=True)
     x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
     y = torch.as_tensor(target, dtype=torch.long)

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.functional import softplus
-from tqdm.auto import tqdm
 
 __all__ = [
     "AffineCoupling",
@@ -368,13 +368,14 @@ def fit_density(
         batch_size: samples per step.
         lr: Adam's learning rate.
         generator: passed to the sampler (reproducible batches).
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (tqdm comes with ``pip install "nodelib[course]"``).
 
     Returns:
         The loss of every step (`steps` floats).
 
     Raises:
         ValueError: steps or batch_size not positive, or a model without parameters.
+        ImportError: progress=True without tqdm installed.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be positive, got {steps}, {batch_size}.")
@@ -384,13 +385,25 @@ def fit_density(
     opt = torch.optim.Adam(params, lr=lr)
     loss_fn = getattr(model, "training_loss", None) or (lambda x: nll(model, x))
     losses: list[float] = []
-    bar = tqdm(range(steps), disable=not progress, desc="fit_density")
-    for _ in bar:
+    bar = _progress_bar(steps, "fit_density") if progress else None
+    for _ in bar if bar is not None else range(steps):
         x = sampler(batch_size, generator=generator).to(params[0])
         opt.zero_grad()
         loss = loss_fn(x)
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        if bar is not None:
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     return losses
+
+
+def _progress_bar(steps: int, desc: str) -> Any:  # a tqdm bar
+    """A tqdm bar over range(steps); tqdm is imported here, as the solver core does not need it."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as err:
+        raise ImportError(
+            'progress=True needs tqdm: pip install "nodelib[course]" (or pip install tqdm)'
+        ) from err
+    return tqdm(range(steps), desc=desc)

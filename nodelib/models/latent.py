@@ -14,7 +14,7 @@ are ignored, even NaN), the layout of `nodelib.data.make_spirals`.
   the hidden state follows an ODE, at each observation a GRU update.
 - `RNNBaseline`: an autoregressive GRU with the time gaps as input (Chen et al. 2018, §5).
 - `TimeSeriesLoss`: a model and its grid as one module whose forward returns the loss,
-  for `nodelib.train.fit`.
+  for `nodelib.course.train.fit`.
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ class RNNBaseline(nn.Module):
 class TimeSeriesLoss(nn.Module):
     """A series model and its time grid as one module: forward(y, mask) -> (loss, stats).
 
-    Lets `nodelib.train.fit(TimeSeriesLoss(model, t, ...), (y, mask), loss_fn=None)` batch
+    Lets `nodelib.course.train.fit(TimeSeriesLoss(model, t, ...), (y, mask), loss_fn=None)` batch
     over series (and run under DistributedDataParallel) while t stays shared.
 
     Args:
