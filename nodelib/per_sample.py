@@ -84,7 +84,7 @@ class PerSampleSolve:
         ys: `(T, batch, *shape)`, row b at its own output times.
         nfe, n_accepted, n_rejected: `(batch,)` integer tensors, each row's own counts.
         calls: the number of calls of func (each on the rows still integrating).
-        steps: per loop iteration (rows, t, h, y0, k, accepted) when recording.
+        steps: when recording, per loop iteration (rows, t, h, accepted, interpolant).
     """
 
     def __init__(self, func, y0, t, rtol, atol, method: str, options: dict, record: bool):
@@ -124,7 +124,8 @@ class PerSampleSolve:
         self.nfe[rows] += 1
         k_order = self.tableau.embedded_order + 1
         if first_step is None:
-            h = _initial_step(self.f, t, y, f0, k_order - 1, self.rtol, self.atol, col)
+            with torch.no_grad():  # step sizes are not differentiated (as in nodelib.integrate)
+                h = _initial_step(self.f, t, y, f0, k_order - 1, self.rtol, self.atol, col)
             self.nfe[rows] += 1
         else:
             h = torch.full_like(t, float(first_step))
