@@ -5,9 +5,10 @@ E. Hairer, as described in Hairer, Nørsett & Wanner, "Solving Ordinary Differen
 I", 2nd ed. (1993), Sect. II.10, and implemented in Hairer's code DOP853 (coefficients in
 `nodelib._dop853_coefficients`). This module holds
 
-- `DOP853_TABLEAU`, the method as a `ButcherTableau` named "dopri8": the 12 stages plus a 13th
-  stage f(t + h, y1) (row 13 of A is b, so fsal=True; the 13th stage is the first stage of the
-  next step, so a step costs 12 evaluations), with the 5th-order error row as `b_error`;
+- (the method as a `ButcherTableau` is `nodelib.tableau.DOPRI8`, named "dopri8": the 12
+  stages plus a 13th stage f(t + h, y1), whose row of A is b, so fsal=True; the 13th stage is
+  the first stage of the next step, so a step costs 12 evaluations; its `b_error` is the
+  5th-order error row);
 - `DOP853`, a `nodelib.steppers.Stepper` that takes these steps and adds Hairer's combined
   error estimate and the 7th-order dense output.
 
@@ -41,11 +42,9 @@ from nodelib.step_control import rms_norm
 from nodelib.steppers import StepResult
 from nodelib.tableau import DOPRI8
 
-__all__ = ["DOP853", "DOP853_TABLEAU", "dense_weights"]
+__all__ = ["DOP853", "dense_weights"]
 
 _STAGES = 12  # stages of the method proper; stage 13 is f(t + h, y1)
-
-DOP853_TABLEAU = DOPRI8  # defined in nodelib.tableau from this method's coefficients
 
 
 def _terms(row: Sequence[object]) -> Terms:
@@ -129,7 +128,7 @@ class DOP853:
         order: 8.
         error_order: 8 (adaptive) or None: the exponent of h in `error_ratio`, so that the
             controller proposes h · ratio^(-1/8).
-        tableau: `DOP853_TABLEAU`.
+        tableau: `nodelib.tableau.DOPRI8`.
 
     Every step evaluates f 11 times, plus once more at (t + h, y1), returned as `f1` whether
     or not the step is accepted (and f(t, y) first when `f0` is None). The interpolant costs 3
@@ -138,7 +137,7 @@ class DOP853:
 
     name = "dopri8"
     order = 8
-    tableau = DOP853_TABLEAU
+    tableau = DOPRI8
 
     def __init__(self, *, adaptive: bool = True) -> None:
         self.adaptive = adaptive

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -41,14 +42,9 @@ def _rows(x: Tensor) -> Tensor:
     return x.reshape(x.shape[0], -1).pow(2).mean(dim=1).sqrt()
 
 
-class _Rows:
-    """Per-row times and step sizes broadcast against the state `(n, *shape)`."""
-
-    def __init__(self, y: Tensor) -> None:
-        self.tail = (1,) * (y.dim() - 1)
-
-    def col(self, v: Tensor) -> Tensor:  # (n,) -> (n, 1, ..., 1)
-        return v.reshape(-1, *self.tail)
+def _column(v: Tensor, like: Tensor) -> Tensor:
+    """Per-row values `(n,)` as `(n, 1, ..., 1)`, to broadcast against `like` `(n, *shape)`."""
+    return v.reshape(-1, *(1,) * (like.dim() - 1))
 
 
 def _initial_step(f, t, y, f0, order, rtol, atol, col) -> Tensor:
@@ -116,7 +112,8 @@ class PerSampleSolve:
         self.ys = y.new_zeros((tg.shape[1], *y.shape))
         self.ys[0] = y
         rows = torch.arange(y.shape[0], device=y.device)
-        col, t, t_end = _Rows(y).col, tg[:, 0], tg[:, -1]
+        t, t_end = tg[:, 0], tg[:, -1]
+        col = partial(_column, like=y)
         live = t_end > t
         rows, y, t, t_end = rows[live], y[live], t[live], t_end[live]
         next_out = torch.ones_like(rows)
@@ -191,7 +188,7 @@ class PerSampleSolve:
             if not bool(inside.any()):
                 return
             value = interp(((tn - t) / h).clamp(0.0, 1.0))
-            value = torch.where(_Rows(y1).col((tn - t1).abs() <= snap), y1, value)
+            value = torch.where(_column((tn - t1).abs() <= snap, y1), y1, value)
             sel = inside.nonzero().squeeze(1)
             self.ys.index_put_((next_out[sel], rows[sel]), value[sel])
             next_out += inside.long()

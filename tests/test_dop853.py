@@ -17,8 +17,9 @@ import torch
 from torch import Tensor
 
 from nodelib import _dop853_coefficients as K  # noqa: N812
-from nodelib.dop853 import DOP853, DOP853_TABLEAU, dense_weights
+from nodelib.dop853 import DOP853, dense_weights
 from nodelib.steppers import Stepper
+from nodelib.tableau import DOPRI8
 from nodelib.theory.order_conditions import order_of_weights
 
 THETAS = (0.3, 0.5, 0.8)
@@ -78,7 +79,7 @@ def fixed_solve(f, y0: Tensor, t_end: float, n: int, t0: float = 0.0) -> Tensor:
 
 
 def test_tableau_is_dop853_with_its_orders():
-    T = DOP853_TABLEAU
+    T = DOPRI8
     assert (T.name, T.stages, T.fsal, T.order, T.embedded_order) == ("dopri8", 13, True, 8, 5)
     assert T.satisfied_order(10) == 8  # b: order 8 and not 9
     assert T.satisfied_order(10, weights=T.b_hat) == 5  # b - e5: the 5th-order solution
