@@ -109,7 +109,7 @@ class FixedMethod:
 
 
 def make_stepper(
-    method: str, options: Mapping[str, Any], time: Callable[[float], Tensor]
+    method: str, options: Mapping[str, Any], time: Callable[[float], Tensor], *, problem=None
 ) -> Stepper:
     """The stepper for `method`; adaptive unless the options give a `step_size`.
 
@@ -117,7 +117,13 @@ def make_stepper(
         method: a name in `nodelib.METHODS`.
         options: the solve's options (the implicit methods read theta and newton_*).
         time: maps an internal float time to the tensor time the fixed steppers take.
+        problem: the `nodelib._problem.Problem` (scipy_solver reads its tolerances and span).
     """
+    if method == "scipy_solver":
+        from nodelib.scipy_solver import ScipyStepper
+
+        p = problem
+        return ScipyStepper(options, p.rtol, p.atol, p.times[-1], p.direction)
     if method == "dopri8":
         from nodelib.dop853 import DOP853
 
