@@ -4,7 +4,8 @@
   an embedded pair, with the interpolant its tableau supports (`nodelib.interpolate`);
 - `DOP853` (`nodelib.dop853`): the method behind the name "dopri8";
 - `FixedMethod`: the implicit and multistep methods of chapters 1 and 2, which implement
-  the simpler `FixedStepper` protocol of `nodelib.implicit`, with Hermite dense output.
+  the simpler `FixedStepper` protocol of `nodelib.implicit`, with Hermite dense output;
+- `nodelib.implicit_rk.ImplicitRK` (implicit tableaux) and `nodelib.scipy_solver.ScipyStepper`.
 
 `make_stepper` maps a method name and its options to one of these.
 """
@@ -19,6 +20,7 @@ from torch import Tensor
 
 from nodelib._types import Field, Time
 from nodelib.implicit import IMPLICIT_METHODS, FixedStepper
+from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.interpolate import Continuous, Hermite, SideStep
 from nodelib.multistep import MULTISTEP_METHODS
 from nodelib.rk import RKCoefficients, rk_step
@@ -131,5 +133,7 @@ def make_stepper(
     tableau = TABLEAUS.get(method)
     if tableau is not None:
         return RKMethod(tableau, adaptive=tableau.is_adaptive and "step_size" not in options)
+    if method in IMPLICIT_RK_METHODS:
+        return IMPLICIT_RK_METHODS[method](options)
     factory = IMPLICIT_METHODS.get(method) or MULTISTEP_METHODS[method]
     return FixedMethod(factory(options), time)

@@ -11,10 +11,12 @@ output at any time.
 
 The methods, by name:
 
-- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, rk4, rk38;
-- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, bosh3, fehlberg45,
+- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, heun3, rk4, rk38;
+- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, fehlberg12, bosh3, fehlberg45,
   dopri5 (the default), tsit5, dopri8;
-- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta;
+- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta; the implicit
+  Runge–Kutta tableaux implicit_midpoint, gauss_legendre2, gauss_legendre3, radau_iia1,
+  radau_iia2, radau_iia3, lobatto_iiia2, sdirk2, trbdf2 (`nodelib.implicit_rk`);
 - linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4;
 - SciPy's integrators: scipy_solver (options["solver"]: "LSODA", "RK45", ..., see
   `nodelib.scipy_solver`; no backprop through the solve, use `odeint_adjoint`).
@@ -33,6 +35,7 @@ from nodelib._event_watch import EventFn, EventWatch
 from nodelib._problem import Problem, make_problem
 from nodelib._types import State
 from nodelib.implicit import IMPLICIT_METHODS
+from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.integrate import Step, integrate
 from nodelib.methods import FixedMethod, make_stepper
 from nodelib.multistep import MULTISTEP_METHODS
@@ -66,12 +69,18 @@ def method_options(method: str, options: dict | None) -> tuple[frozenset[str], s
         return _FIXED_OPTIONS | _NEWTON_OPTIONS | {"theta"}, "an implicit fixed-step method"
     if method == "scipy_solver":
         return SCIPY_OPTIONS, "SciPy's integrator"
-    if method in IMPLICIT_METHODS or method.startswith("bdf"):
+    if method in IMPLICIT_METHODS or method in IMPLICIT_RK_METHODS or method.startswith("bdf"):
         return _FIXED_OPTIONS | _NEWTON_OPTIONS, "an implicit fixed-step method"
     return _FIXED_OPTIONS, "a fixed-step multistep method"
 
 
-METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS, "scipy_solver")
+METHODS: tuple[str, ...] = (
+    *TABLEAUS,
+    *IMPLICIT_METHODS,
+    *IMPLICIT_RK_METHODS,
+    *MULTISTEP_METHODS,
+    "scipy_solver",
+)
 
 
 def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]:
