@@ -149,3 +149,13 @@ def test_options_are_checked():
     with pytest.raises(ValueError, match="not used by 'dopri5'"):
         nodelib.odeint(f, y0, t, method="dopri5", options={"max_order": 5})
     assert {"adams_bashforth", "adams_moulton"} <= set(nodelib.METHODS)
+
+
+@pytest.mark.gpu
+def test_on_cuda_against_cpu():
+    f, y0, _ = _problem()
+    t = torch.linspace(0.0, 0.8, 41, dtype=F64)
+    for method in ADAMS_METHODS:
+        ys = nodelib.odeint(f, y0.cuda(), t.cuda(), method=method)
+        assert ys.device.type == "cuda"
+        assert torch.allclose(ys.cpu(), nodelib.odeint(f, y0, t, method=method), atol=1e-12)
