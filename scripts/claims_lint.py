@@ -29,7 +29,7 @@ import nbformat
 _WORD_LIST = """
     more less fewer faster slower better worse larger smaller higher lower greater bigger
     cheaper costlier closer further longer shorter most least best worst largest smallest
-    fastest slowest highest lowest cheapest close closely nearly almost roughly about
+    fastest slowest highest lowest cheapest closest close closely nearly almost roughly about
     approximately similar comparable identical exactly match matches matching agree agrees
     competitive every always never all any none nothing everywhere grow grows growing shrink
     shrinks decrease decreases increase increases falls rises drops improve improves beat
@@ -53,6 +53,8 @@ _MASKED = re.compile(
     r"\$\$.*?\$\$|(?<!\\)\$[^$]+?\$|(?:\{[\w:.-]+\})?`[^`]*`|\]\([^)]*\)|<!--.*?-->|</?\w[^>]*>",
     re.S,
 )
+# Technical terms whose word is no comparison ("a lower triangular matrix").
+_TERMS = re.compile(r"\b(?:lower|upper)[- ]triangular\b", re.I)
 _FILL = "\x01"  # what a masked character becomes: not a letter, not a space
 _ABBREVIATIONS = re.compile(
     r"(?:\be\.g|\bi\.e|\bcf|\bvs|\bal|\betc|\bch|\bfig|\beq|\bsec|\bex|\bno|\bpp?)\.$", re.I
@@ -194,7 +196,8 @@ def _sentences(masked: str) -> list[tuple[int, int]]:
 
 def _mask(text: str) -> str:
     """`text` with maths, code, roles, link targets and HTML replaced by `_FILL` (same length)."""
-    return _MASKED.sub(lambda m: _FILL * len(m.group()), text)
+    text = _MASKED.sub(lambda m: _FILL * len(m.group()), text)
+    return _TERMS.sub(lambda m: _FILL * len(m.group()), text)
 
 
 def _claim_spans(text: str, statements: list[str]) -> tuple[list[tuple[int, int]], set[str]]:
