@@ -59,7 +59,9 @@ _FILL = "\x01"  # what a masked character becomes: not a letter, not a space
 _ABBREVIATIONS = re.compile(
     r"(?:\be\.g|\bi\.e|\bcf|\bvs|\bal|\betc|\bch|\bfig|\beq|\bsec|\bex|\bno|\bpp?)\.$", re.I
 )
-_SENTENCE_END = re.compile(r"[.!?][)\"'*_\]”]*\s+(?=[A-Z" + _FILL + r"(\[*_\"“])")
+# A sentence ends at . ! or ? (and closing brackets or quotes) before a space and the start of
+# the next sentence: a letter, maths or code (masked), a bracket or emphasis.
+_SENTENCE_END = re.compile(r"[.!?][)\"'*_\]”]*\s+(?=[A-Za-z" + _FILL + r"(\[*_\"“])")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SKIPPED_LINE = re.compile(r"^\s*(?:\(\S+\)=\s*$|:[\w-]+:(?:\s|$)|%|\+\+\+|\|?[\s:|-]+\|\s*$)")

@@ -111,6 +111,11 @@ def test_hyphenated_compounds_and_abbreviations(tmp_path: Path) -> None:
     text = "A higher-order method, e.g. More's rule, is used. The least-squares fit is plain."
     # "e.g." ends no sentence, so "More's" belongs to the first one; compounds do not count
     assert _problems(_notebook(tmp_path, text)) == [("unchecked", ("More",))]
+    # a sentence may start with a lower-case name; "i.e." and "vs." end no sentence
+    text = "It is plain, i.e. the vs. case. dopri5 is always faster."
+    assert [f.sentence for f in lint_notebook(_notebook(tmp_path, text)).findings] == [
+        "dopri5 is always faster."
+    ]
 
 
 def test_tables_lists_and_hidden_exercise_text_are_read(tmp_path: Path) -> None:
