@@ -1,4 +1,4 @@
-"""nodelib.course.profiling: the bytes autograd saves, against sizes worked out by hand."""
+"""nodelib.course.profiling: saved bytes and peaks, against sizes worked out by hand."""
 
 from __future__ import annotations
 
@@ -63,9 +63,33 @@ def test_backprop_memory_grows_linearly_with_steps_and_the_adjoints_does_not() -
     assert adjoint[0] < backprop[0] / 5
 
 
-def test_peak_memory_refuses_the_cpu_with_advice() -> None:
-    with pytest.raises(ValueError, match="saved_tensor_bytes"):
-        peak_memory_bytes(lambda: None, "cpu")
+def test_peak_memory_on_the_cpu_sees_a_temporary_and_what_cycles_keep() -> None:
+    def temporary() -> float:
+        big = torch.ones(4, 1024, 1024)  # 16 MiB, freed on return
+        return float(big.sum())
+
+    value, peak = peak_memory_bytes(temporary, "cpu")
+    assert value == 4 * 1024 * 1024
+    assert 16 * 2**20 <= peak < 17 * 2**20
+
+    def cycles() -> None:
+        for _ in range(8):  # 8 MiB in tensors that only the cycle collector frees
+            holder: list = [torch.ones(256, 1024)]
+            holder.append(holder)
+
+    def no_cycles() -> None:
+        for _ in range(8):
+            holder = [torch.ones(256, 1024)]
+            holder.append(len(holder))
+
+    assert peak_memory_bytes(cycles, "cpu")[1] >= 8 * 2**20
+    # At most two at once: each new MiB is allocated before the previous one is freed.
+    assert peak_memory_bytes(no_cycles, "cpu")[1] <= 2 * 2**20
+
+
+def test_peak_memory_refuses_other_devices() -> None:
+    with pytest.raises(ValueError, match="CPU or a CUDA device"):
+        peak_memory_bytes(lambda: None, "meta")
 
 
 @pytest.mark.gpu
