@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nodelib
-from nodelib.course.profiling import peak_memory_bytes, saved_tensor_bytes
+from nodelib.course.profiling import count_host_syncs, peak_memory_bytes, saved_tensor_bytes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -103,3 +103,30 @@ def test_peak_memory_on_cuda_sees_a_large_temporary() -> None:
     value, peak = peak_memory_bytes(work, device)
     assert value == 64 * 1024 * 1024
     assert peak >= 256 * 1024 * 1024
+
+
+def test_count_host_syncs_counts_each_kind_of_read_once() -> None:
+    x = torch.arange(6.0)
+    mask = x > 2
+
+    def work() -> None:
+        x.sum().item()  # 1
+        float(x[0])  # 2
+        bool(mask.any())  # 3
+        if x[1] > 0:  # 4
+            pass
+        x[mask]  # 5: boolean-mask indexing
+        x[mask] = 0.0  # 6: and assignment
+        mask.nonzero()  # 7
+        torch.where(mask)  # 8
+        x.tolist()  # 9
+        # Not reads: shapes, integer indexing, arithmetic, a mask used on the device.
+        _ = x.shape[0], x[torch.tensor([0, 2])], torch.where(mask, x, 0.0), x * 2
+
+    tolist = torch.Tensor.tolist
+    _, sites = count_host_syncs(work)
+    assert sites.total() == 9, sites
+    kinds = {site.split(" at ")[0] for site in sites}
+    assert kinds == {"item", "boolean mask", "nonzero", "tolist"}
+    assert all(__file__ in site for site in sites)  # the caller, not PyTorch's internals
+    assert torch.Tensor.tolist is tolist and "tolist" not in vars(torch.Tensor)  # undone
