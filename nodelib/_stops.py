@@ -41,6 +41,8 @@ def _neighbours(s: float, t_dtype: torch.dtype) -> tuple[float, float]:
 
 
 def _internal(values: object, name: str, direction: float) -> list[float]:
+    if values is None:  # the option is not given: no tensor to build and read back
+        return []
     try:
         flat = torch.as_tensor(values, dtype=torch.float64).reshape(-1).tolist()
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -67,8 +69,8 @@ def adaptive_stops(times: list[float], options: dict, direction: float, t_dtype,
         t_grad: the user's times as internal tensors with a graph, or None.
     """
     t0, t_end = times[0], times[-1]
-    jumps = set(_internal(options.get("jump_t", []), "jump_t", direction))
-    marks = set(_internal(options.get("step_t", []), "step_t", direction)) | jumps
+    jumps = set(_internal(options.get("jump_t"), "jump_t", direction))
+    marks = set(_internal(options.get("step_t"), "step_t", direction)) | jumps
     inside = [*sorted(s for s in marks if t0 <= s < t_end), t_end]
     stops = []
     for s in inside:

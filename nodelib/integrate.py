@@ -82,6 +82,7 @@ def accepted_steps(p: Problem, stepper: Stepper, stats: dict[str, int]) -> Itera
         yield Step(t, h_try, y, result, t_arg, h_arg)
         t_arg = stop.tensor if lands and stop.tensor is not None else t_arg + h_try
         t, y, f0 = stop.t if lands else t + h_try, result.y1, result.f1
+        del result  # this step's stages must not stay alive while the next one is computed
         if lands:
             i_stop += 1
             if stop.jump:  # f jumps here: restart from its value on the right
@@ -145,6 +146,7 @@ def integrate(p: Problem, stepper: Stepper, *, record: bool = False, watch=None)
         if theta is not None:
             event = (step, theta)
             break
+        del step  # not alive while the next step is computed (unless recorded)
     stats["nfe"] = p.nfe[0]
     stats["n_steps"] = stats["n_accepted"] + stats["n_rejected"]
     if hasattr(stepper, "stats"):  # a method that steps inside (scipy_solver) counts its steps
