@@ -34,6 +34,7 @@ output time.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,18 +169,27 @@ class ScipyStepper:
 
     def _numpy_field(self, f: Field, like: Tensor):
         """f as SciPy calls it: (t, y float64 (n,)) -> float64 (n,), without a graph."""
+        # SciPy's solver object sits in a reference cycle of its own (its wrapped fun refers
+        # to it), so what `fun` holds lives until the cycle collector runs: `fun` holds only
+        # a weak reference to this stepper, which holds f and the tensors.
+        self._field_args = (f, like)
+        stepper = weakref.ref(self)
 
         def fun(s: float, y: np.ndarray) -> np.ndarray:
-            probe = self._grad_mode and not self._graph_checked
-            with torch.set_grad_enabled(probe):
-                out = f(float(s), _to_tensor(y, like))
-            if probe:  # does f depend on parameters that require grad?
-                self._graph_checked = True
-                if out.requires_grad:
-                    self._graph += (out,)
-            return out.detach().to("cpu", torch.float64).numpy().reshape(-1).copy()
+            return stepper()._evaluate(s, y)
 
         return fun
+
+    def _evaluate(self, s: float, y: np.ndarray) -> np.ndarray:
+        f, like = self._field_args
+        probe = self._grad_mode and not self._graph_checked
+        with torch.set_grad_enabled(probe):
+            out = f(float(s), _to_tensor(y, like))
+        if probe:  # does f depend on parameters that require grad?
+            self._graph_checked = True
+            if out.requires_grad:
+                self._graph += (out,)
+        return out.detach().to("cpu", torch.float64).numpy().reshape(-1).copy()
 
     def _restart(self, t: float, y: Tensor) -> None:
         """A new SciPy solver from (t, y): at the first step, or when y is not our last y1."""
