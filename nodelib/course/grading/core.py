@@ -86,6 +86,9 @@ class Question:
     points: int
     tests: tuple[Test, ...]
     kind: Literal["function", "value"] = "function"
+    # The grader's own reference computation, shared by the tests (e.g. an experiment re-run),
+    # run once in this process before them so that forked tests inherit its cached result.
+    prepare: Callable[[], None] | None = None
 
 
 @dataclass
@@ -244,6 +247,8 @@ def grade(
         result.tests = [TestResult(t.description, "not run") for t in q.tests]
         return result
     chosen = choose_backend(device) if backend == "auto" else backend
+    if q.prepare is not None:
+        q.prepare()
     skip_reason, tracebacks = "", set()
     for test in q.tests:
         if skip_reason:
