@@ -1,8 +1,8 @@
 """Chapter 3's experiment (C3.4, C3.5): which residual step keeps 64 layers trainable.
 
 Part of `nodelib.course.grading.ch03`, kept apart for length. C3.4 grades the reader's
-``gradient_ratio(depth, h, seed)``: after ``nodelib.seed_everything(seed)``, a
-``LayerNet(64, 10, width=32, depth=depth, h=h)`` (Glorot initialisation, tanh) and its
+``gradient_ratio(depth, h, seed)``: after seeding with `seed`, a `nodelib.models.LayerNet`
+from 64 pixels to 10 classes of width 32 (Glorot initialisation, tanh) and its
 cross-entropy loss on the first 256 training digits, the norm of dL/dK of the first residual
 layer divided by that of the last. It is compared with `reference_ratio`. C3.5 grades the
 dict ``ch3_experiment``: the ratios at depth 64 for the steps `HS` and three seeds, the
@@ -89,8 +89,8 @@ def ratio_values(fn: Any, device: torch.device) -> str:
         ]  # fmt: skip
         why = next(
             (m for v, m in mistakes if abs(got - v) <= 1e-4 * abs(v)),
-            "Seed with nodelib.seed_everything(seed) right before building the LayerNet "
-            "(so that its initial weights are those of the seed), and compare the norms of "
+            "Seed (nodelib's seed_everything) right before building the LayerNet, so that its "
+            "initial weights are those of the seed, and compare the norms of "
             "the gradients of net.layers[0].linear.weight and net.layers[-1].linear.weight.",
         )
         raise CheckFailed(

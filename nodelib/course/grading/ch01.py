@@ -90,7 +90,8 @@ def _euler_step_random(step: Any, device: torch.device) -> str:
             case=f"{field}, {case_text(y, t=float(t), h=h)}",
             tol=tolerance(dtype),
             mistakes=_euler_mistakes(f, t, y, h),
-            hint="Compare with the formula of the exercise, y_{n+1} = y_n + h·f(t_n, y_n).",
+            hint="Explicit Euler follows the slope at the start of the step, f(t_n, y_n), for a "
+            "time h.",
         )
     return f"{len(CASES)} random cases (shapes (), (3,), (2, 3), (4,); float32 and float64)"
 

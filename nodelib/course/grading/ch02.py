@@ -7,7 +7,7 @@ Questions, each grading one name of ``exercises/ch02_runge_kutta_multistep.ipynb
 - C2.3 ``ab2_solve(f, y0, t)``: Adams–Bashforth 2 on a uniform grid, started by one RK4 step.
 - C2.4 ``satisfies_root_condition(alpha)``: Dahlquist's root condition for ρ.
 - C2.5 ``stability_function(A, b, z)``: R(z) of a Runge–Kutta method.
-- C2.6 ``in_stability_region(A, b, z)``: whether |R(z)| <= 1.
+- C2.6 ``in_stability_region(A, b, z)``: whether z lies in the stability region.
 - C2.7 ``embedded_step(f, t, y, h, A, b, b_hat, c)``: a step with its embedded error estimate.
 - C2.8 ``propose_step(error, y, y_next, h, rtol, atol, k)``: accept or reject, and the next h.
 - C2.9 ``ch2_experiment``: an experiment, read: the largest stable step of Heun's method and

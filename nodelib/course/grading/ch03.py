@@ -218,8 +218,8 @@ def identity_position(fn: Any, device: torch.device) -> str:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("C3.1", "ResidualBlock", "a residual block y + h tanh(K y + b)", 3, (
-        Test("matches y + h tanh(K y + b)", block_values),
+    Question("C3.1", "ResidualBlock", "a residual block: one Euler step of y' = tanh(K y + b)", 3, (
+        Test("matches one Euler step of y' = tanh(K y + b)", block_values),
         Test("its parameters are those of self.linear", block_parameters),
         Test("zero weights give the identity", block_identity),
     )),
