@@ -256,6 +256,11 @@ def test_exercise_notebook_scores_zero_without_crashing(
     _cache_for_the_book(exercise, report)
 
 
+# A cell may run 15 s before it is interrupted (a busy machine needs several seconds for the
+# set-up cell's imports); a grader test, 120 s: these tests are about hangs, not about speed.
+TIMEOUTS = ["--timeout", "15", "--check-timeout", "120", "--json", "-"]
+
+
 def _notebook_with(cells: list[str], chosen: set[str], tmp_path: Path, name: str) -> Path:
     """Chapter 1's set-up, title, introduction and imports, the cells tagged `chosen` and their
     checks, then `cells`: a small notebook to grade."""
@@ -287,7 +292,7 @@ def test_broken_notebook_keeps_what_was_graded(
     solve = next(c for c in nb.cells if "question:C1.2" in c.metadata.get("tags", []))
     solve.source = 'raise ValueError("a typo")\n' + solve.source
     nbformat.write(nb, path)
-    code, report = _run_cli([str(path), "--timeout", "5", "--json", "-"], monkeypatch)
+    code, report = _run_cli([*TIMEOUTS, str(path)], monkeypatch)
     data = json.loads(capsys.readouterr().out)
     statuses = {q["question"]: q["status"] for q in data["questions"]}
     assert code == 1 and data["score"] == 4
@@ -329,7 +334,7 @@ def test_hostile_notebook_cannot_grant_itself_marks(
     ignores_interrupts = "signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     path = _notebook_with([HOSTILE, ignores_interrupts], {"question:C1.1"}, tmp_path,
                           "ch01_hostile.ipynb")  # fmt: skip
-    code, report = _run_cli([str(path), "--timeout", "8", "--json", "-"], monkeypatch)
+    code, report = _run_cli([*TIMEOUTS, str(path)], monkeypatch)
     data = json.loads(capsys.readouterr().out)
     statuses = {q["question"]: q["status"] for q in data["questions"]}
     assert code == 1 and data["score"] == 2, data
