@@ -79,7 +79,7 @@ class Finding:
     path: str
     cell: int
     section: str
-    problem: str  # "unchecked", "marker without a reason", "marker after no sentence"
+    problem: str  # "unchecked", "marker without a reason", "marker after no sentence", ...
     sentence: str
     words: tuple[str, ...] = ()
 
@@ -280,6 +280,28 @@ def _markdown_parts(source: str) -> list[tuple[bool, str]]:
     return [(True, solution), *((False, text) for text in exercise)]
 
 
+_LINE_START_MARKER = re.compile(r"^\s*<!--\s*(?:" + "|".join(MARKER_KINDS) + r")\b", re.I)
+
+
+def misplaced_markers(source: str) -> list[str]:
+    """Marker lines that would split their paragraph on the page.
+
+    In Markdown an HTML comment at the start of a line opens an HTML block, which ends the
+    paragraph above it, and the rest of its line is shown raw: a marker belongs at the end
+    of its sentence's line. Returns the offending lines.
+    """
+    lines = source.split("\n")
+    bad = []
+    for i, line in enumerate(lines):
+        if not _LINE_START_MARKER.match(line):
+            continue
+        before = lines[i - 1].strip() if i else ""
+        rest = line.split("-->", 1)[1].strip() if "-->" in line else ""
+        if (before and not before.endswith("-->")) or rest:
+            bad.append(line.strip())
+    return bad
+
+
 def lint_notebook(path: str | Path, *, root: Path | None = None) -> Report:
     """Lint one notebook: every comparative or universal sentence claimed or marked.
 
@@ -295,12 +317,17 @@ def lint_notebook(path: str | Path, *, root: Path | None = None) -> Report:
     nb = nbformat.read(path, as_version=4)
     sections: list[tuple[str, list[str]]] = [("before the first heading", [])]
     paragraphs: list[tuple[int, int, str]] = []  # (cell, section, text)
+    early: list[Finding] = []  # findings about the source's layout, not its sentences
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             sections[-1][1].extend(_claims_in(cell.source))
             continue
         if cell.cell_type != "markdown":
             continue
+        misplaced = misplaced_markers(cell.source)
+        for line in misplaced:
+            paragraphs_problem = "marker at the start of a line (it splits its paragraph)"
+            early.append(Finding(shown, index, sections[-1][0], paragraphs_problem, line))
         for counts, part in _markdown_parts(cell.source):
             for kind, text in _paragraphs(part):
                 level, _, title = text.partition(" ")
@@ -308,7 +335,7 @@ def lint_notebook(path: str | Path, *, root: Path | None = None) -> Report:
                     sections.append((title.strip(), []))
                 elif kind == "text":
                     paragraphs.append((index, len(sections) - 1, text))
-    report, used = Report(shown), set()
+    report, used = Report(shown, findings=early), set()
     for cell, section, text in paragraphs:
         title, statements = sections[section]
         verdicts = check_paragraph(text, statements)

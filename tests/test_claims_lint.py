@@ -97,6 +97,20 @@ def test_a_marker_needs_a_reason_and_a_sentence_before_it(tmp_path: Path) -> Non
     assert sorted(_problems(path)) == [("marker after no sentence", ()), ("unchecked", ("Every",))]
 
 
+def test_a_marker_that_starts_a_line_inside_a_paragraph_is_found(tmp_path: Path) -> None:
+    # Markdown opens an HTML block at a line-initial comment: the paragraph splits there.
+    split = "Every step is stable.\n<!-- qualitative: proved above -->\nThe next one is plain."
+    assert _problems(_notebook(tmp_path, split)) == [
+        ("marker at the start of a line (it splits its paragraph)", ())
+    ]
+    raw_rest = "Every step is stable.\n\n<!-- qualitative: a proof --> The rest shows raw."
+    assert ("marker at the start of a line (it splits its paragraph)", ()) in _problems(
+        _notebook(tmp_path, raw_rest)
+    )
+    at_line_end = "Every step is stable. <!-- qualitative: proved above -->\nThe next one is plain."
+    assert _problems(_notebook(tmp_path, at_line_end)) == []
+
+
 def test_maths_code_roles_links_headings_and_code_blocks_do_not_count(tmp_path: Path) -> None:
     text = (
         "# Every chapter\n\nWe solve $y' = f \\text{ for all } t$ with `every_step` and "
