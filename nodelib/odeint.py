@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from nodelib._event_watch import EventFn, EventWatch
+from nodelib._fixed_grid import fixed_grid_options
 from nodelib._problem import Problem, make_problem
 from nodelib._types import State
 from nodelib.implicit import IMPLICIT_METHODS
@@ -42,10 +43,11 @@ from nodelib.tableau import TABLEAUS
 __all__ = ["METHODS", "Solution", "odeint", "solve"]
 
 # The options each kind of method reads; any other option raises, as an unknown one does.
-_FIXED_OPTIONS = frozenset({"step_size", "max_num_steps"})
+_FIXED_OPTIONS = frozenset({"step_size", "max_num_steps", "interp", "perturb"})
 _ADAPTIVE_OPTIONS = frozenset(
     {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size",
-     "step_t", "jump_t", "safety", "ifactor", "dfactor", "per_sample", "batch_dim"}
+     "step_t", "jump_t", "safety", "ifactor", "dfactor", "per_sample", "batch_dim",
+     "force_min_step"}
 )  # fmt: skip
 _NEWTON_OPTIONS = frozenset({"newton_tol", "newton_max_iter"})
 
@@ -70,26 +72,58 @@ METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS)
 
 
 def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]:
-    """Check the arguments; the problem in normal form and the method's stepper."""
+    """Check the arguments; the problem in normal form and the method's stepper.
+
+    A method that cannot carry the graph to the times (`FixedMethod`) runs with `t`
+    detached; `_run` then makes a gradient with respect to `t` raise instead.
+    """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     valid, kind = method_options(method, options)
     p = make_problem(func, y0, t, rtol, atol, options, valid=valid, method=f"{method!r}, {kind}")
     stepper = make_stepper(method, p.options, p.time)
     if p.t_grad is not None and isinstance(stepper, FixedMethod):
-        raise ValueError(
-            f"t requires grad, but {method!r} (an implicit or multistep method) cannot be "
-            "differentiated with respect to the times: use an explicit Runge–Kutta method "
-            "(e.g. 'dopri5' or 'rk4'), nodelib.odeint_adjoint, or pass t.detach()."
-        )
+        p.t_grad = None
+    if stepper.error_order is None:
+        stepper = fixed_grid_options(stepper, p.options, p.t_dtype, p.direction)
+        if p.callbacks is not None:
+            p.callbacks.warn_if_fixed(method)
     return p, stepper
 
 
 def _run(func, y0, t, rtol, atol, method, options, record: bool, event_fn=None):
     p, stepper = prepare(func, y0, t, rtol, atol, method, options)
+    if len(p.times) == 1:  # nothing to integrate: y(t0) = y0, and func is not called
+        stats = {"nfe": 0, "n_steps": 0, "n_accepted": 0, "n_rejected": 0}
+        return p, p.y0[None], stats, [], None
     watch = None if event_fn is None else EventWatch(p, event_fn)
     ys, stats, steps, event = integrate(p, stepper, record=record, watch=watch)
-    return p, torch.stack(ys), stats, steps, event
+    ys = torch.stack(ys)
+    if torch.is_grad_enabled() and isinstance(t, Tensor) and t.requires_grad and p.t_grad is None:
+        ys = ys + _no_time_gradient(t, method, ys)
+    return p, ys, stats, steps, event
+
+
+class _NoTimeGradient(torch.autograd.Function):
+    """A zero that depends on t, whose backward raises: for methods without time gradients."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor, method: str, like: Tensor) -> Tensor:
+        ctx.method = method
+        return torch.zeros((), dtype=like.dtype, device=like.device)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        raise ValueError(
+            f"a gradient with respect to t was asked for, but {ctx.method!r} (an implicit or "
+            "multistep method) cannot be differentiated with respect to the times: use an "
+            "explicit Runge–Kutta method (e.g. 'dopri5' or 'rk4'), nodelib.odeint_adjoint, or "
+            "pass t.detach() (or take the gradient with respect to other inputs only)."
+        )
+
+
+def _no_time_gradient(t: Tensor, method: str, like: Tensor) -> Tensor:
+    return _NoTimeGradient.apply(t, method, like.detach())
 
 
 def odeint(
