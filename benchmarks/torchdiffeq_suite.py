@@ -72,7 +72,7 @@ def _child(test_file: str, out: str, expect: str) -> None:
 
     def brief(err) -> str:
         lines = traceback.format_exception_only(err[0], err[1])
-        return "".join(lines).strip().splitlines()[-1][:300]
+        return "".join(lines).strip().splitlines()[-1][:200]
 
     class Counter(unittest.TestResult):
         def addSubTest(self, test, subtest, err):

@@ -260,6 +260,7 @@ def odeint_adjoint(
 
 def _adjoint_kwargs(method, options, adjoint_method, adjoint_options, adjoint_params) -> dict:
     """nodelib's adjoint_method, adjoint_options and adjoint_params for torchdiffeq's."""
+    adjoint_method = method if adjoint_method is None else adjoint_method
     if adjoint_method != method and options is not None and adjoint_options is None:
         raise ValueError(
             "If `adjoint_method != method` then we cannot infer `adjoint_options` from "
@@ -270,8 +271,7 @@ def _adjoint_kwargs(method, options, adjoint_method, adjoint_options, adjoint_pa
         adjoint_options = {k: v for k, v in (options or {}).items() if k != "norm"}
     norm = adjoint_options.get("norm")
     back_name, back_opts, grid = _options(
-        method if adjoint_method is None else adjoint_method,
-        {k: v for k, v in adjoint_options.items() if k != "norm"},
+        adjoint_method, {k: v for k, v in adjoint_options.items() if k != "norm"}
     )
     if grid is not None:  # the backward solves run between the forward's grid points
         back_opts.pop("step_size", None)
