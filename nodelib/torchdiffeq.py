@@ -71,6 +71,8 @@ _SCIPY = frozenset({"solver", "min_step", "max_step"})
 _SILENT = {_FIXED: {"norm"}, _IMPLICIT: {"norm"}, _ADAMS: {"norm"},
            _SCIPY: {"norm", "grid_points", "eps"}, _ADAPTIVE: set()}  # fmt: skip
 _TORCHDIFFEQ_OPTIONS = _ADAPTIVE | _ADAMS | _IMPLICIT | _SCIPY | {"grid_points", "eps"}
+# torchdiffeq's option -> nodelib's, for the solvers that read it under another name.
+_RENAMED = {_IMPLICIT: {"max_iters": "newton_max_iter"}}
 
 #: torchdiffeq's method name -> (nodelib's method, the options torchdiffeq's solver reads).
 METHODS: dict[str, tuple[str, frozenset[str]]] = {
@@ -78,13 +80,22 @@ METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "dopri5": ("dopri5", _ADAPTIVE),
     "tsit5": ("tsit5", _ADAPTIVE),
     "bosh3": ("bosh3", _ADAPTIVE),
+    "fehlberg2": ("fehlberg12", _ADAPTIVE),
     "adaptive_heun": ("heun_euler", _ADAPTIVE),
     "euler": ("euler", _FIXED),
     "midpoint": ("midpoint", _FIXED),
     "heun2": ("heun", _FIXED),
+    "heun3": ("heun3", _FIXED),
     "rk4": ("rk38", _FIXED),
-    "implicit_euler": ("backward_euler", _IMPLICIT),
-    "trapezoid": ("trapezoid", _IMPLICIT),
+    "implicit_euler": ("radau_iia1", _IMPLICIT),
+    "implicit_midpoint": ("implicit_midpoint", _IMPLICIT),
+    "trapezoid": ("lobatto_iiia2", _IMPLICIT),
+    "radauIIA3": ("radau_iia2", _IMPLICIT),
+    "gl4": ("gauss_legendre2", _IMPLICIT),
+    "radauIIA5": ("radau_iia3", _IMPLICIT),
+    "gl6": ("gauss_legendre3", _IMPLICIT),
+    "sdirk2": ("sdirk2", _IMPLICIT),
+    "trbdf2": ("trbdf2", _IMPLICIT),
     "scipy_solver": ("scipy_solver", _SCIPY),
 }
 
@@ -109,9 +120,10 @@ def _options(method: str | None, options: dict | None) -> tuple[str, dict, Calla
     grid = given.pop("grid_constructor", None) if reads is not _ADAPTIVE else None
     if grid is not None and given.get("step_size") is not None:
         raise ValueError("step_size and grid_constructor are mutually exclusive arguments.")
+    renamed = _RENAMED.get(reads, {})
     for key, value in given.items():
         if key in reads:
-            out[key] = value
+            out[renamed.get(key, key)] = value
         elif key in _SILENT[reads]:
             continue
         elif key in _TORCHDIFFEQ_OPTIONS:
