@@ -88,8 +88,9 @@ def adjoint_plain_function(tdq):
 def event_reverse_time(tdq):
     y0 = _y0()
     t0 = torch.tensor(2.0, dtype=torch.float64)
-    ev, _ = tdq.odeint_event(lambda t, y: -y, y0, t0, event_fn=lambda t, y: y[0] - 2.0,
-                              reverse_time=True)  # fmt: skip
+    ev, _ = tdq.odeint_event(
+        lambda t, y: -y, y0, t0, event_fn=lambda t, y: y[0] - 2.0, reverse_time=True
+    )
     (g,) = torch.autograd.grad(ev, y0)
     return f"t*={ev.item():.8f} (exact {2 - math.log(2):.8f}) dt*/dy0={g.tolist()}"
 
@@ -97,8 +98,9 @@ def event_reverse_time(tdq):
 def tuple_adjoint(tdq):
     f = _Counted()
     y0 = (_y0(), torch.tensor([2.0], dtype=torch.float64, requires_grad=True))
-    ys = tdq.odeint_adjoint(lambda t, y: (f(t, y[0]), -y[1]), y0, _t(0, 1),
-                            adjoint_params=tuple(f.parameters()))  # fmt: skip
+    ys = tdq.odeint_adjoint(
+        lambda t, y: (f(t, y[0]), -y[1]), y0, _t(0, 1), adjoint_params=tuple(f.parameters())
+    )
     grads = torch.autograd.grad(ys[0][-1].sum() + ys[1][-1].sum(), (*y0, f.k))
     return "grads=" + ", ".join(f"{g.flatten().tolist()}" for g in grads)
 
@@ -120,8 +122,7 @@ def max_and_first_step(tdq):
 
 
 def rk4_is_three_eighths(tdq):
-    ys = tdq.odeint(lambda t, y: -y * t, _y0(), _t(0, 1), method="rk4",
-                    options={"step_size": 0.25})  # fmt: skip
+    ys = tdq.odeint(lambda t, y: -y * t, _y0(), _t(0, 1), method="rk4", options={"step_size": 0.25})
     return f"y(1)={ys[-1, 0].item():.10f} (3/8 rule)"
 
 
@@ -138,8 +139,9 @@ def perturb(tdq):
 
 def grid_constructor(tdq):
     grid = lambda f, y0, t: torch.linspace(0, 1, 11, dtype=torch.float64)  # noqa: E731
-    ys = tdq.odeint(lambda t, y: y, _y0(), _t(0, 1), method="euler",
-                    options={"grid_constructor": grid})  # fmt: skip
+    ys = tdq.odeint(
+        lambda t, y: y, _y0(), _t(0, 1), method="euler", options={"grid_constructor": grid}
+    )
     return f"y(1)[0]={ys[-1, 0].item():.10f} (1.1^10 = {1.1**10:.10f})"
 
 
@@ -157,8 +159,9 @@ def adaptive_heun(tdq):
 
 
 def between_grid_points(tdq):
-    ys = tdq.odeint(lambda t, y: -y * t, _y0(), _t(0, 0.25, 1), method="euler",
-                    options={"step_size": 0.1})  # fmt: skip
+    ys = tdq.odeint(
+        lambda t, y: -y * t, _y0(), _t(0, 0.25, 1), method="euler", options={"step_size": 0.1}
+    )
     return f"y(0.25)[0]={ys[1, 0].item():.6f} (exact {math.exp(-0.03125):.6f})"
 
 
@@ -169,8 +172,9 @@ def odeint_event_fn(tdq):
 
 def vector_event_fn(tdq):
     g = lambda t, y: torch.stack([y[0] - 0.2, y[1] - 0.4])  # noqa: E731
-    t, _ = tdq.odeint_event(lambda t, y: -y, _y0(), torch.tensor(0.0, dtype=torch.float64),
-                            event_fn=g)  # fmt: skip
+    t, _ = tdq.odeint_event(
+        lambda t, y: -y, _y0(), torch.tensor(0.0, dtype=torch.float64), event_fn=g
+    )
     return f"event t={t.item():.8f} (first crossing: y[1]=0.4 at {math.log(1.25):.8f})"
 
 
@@ -194,6 +198,16 @@ def callbacks(tdq):
     return f"callback_step called {len(calls)} times, at {calls[:3]}..."
 
 
+def gl4_with_time(tdq):
+    y = tdq.odeint(
+        lambda t, y: t**3 * torch.ones_like(y),
+        torch.zeros(1, dtype=torch.float64),
+        _t(0, 1),
+        method="gl4",
+    )
+    return f"one step of y' = t^3: {y[-1].item():.10f} (Gauss order 4 integrates it: 0.25)"
+
+
 SNIPPETS = [
     step_t,
     jump_t,
@@ -214,6 +228,7 @@ SNIPPETS = [
     method_none,
     tensor_tolerances,
     callbacks,
+    gl4_with_time,
 ]
 
 
