@@ -27,7 +27,8 @@ __all__ = ["Problem", "_check_tolerance", "_check_y0", "make_problem"]  # per_sa
 _KNOWN_OPTIONS = frozenset(
     {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
      "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t", "safety", "ifactor",
-     "dfactor", "per_sample", "batch_dim", "force_min_step", "interp", "perturb", "solver"}
+     "dfactor", "per_sample", "batch_dim", "force_min_step", "interp", "perturb", "solver",
+     "max_order", "max_iters"}
 )  # fmt: skip
 
 

@@ -19,14 +19,15 @@ a nonlinear system that `ImplicitRK` solves by the simplified Newton iteration o
   needs no more evaluations of f (HW II, (8.2b)). A slowly contracting iteration switches to
   the exact block Jacobian I - h (a_ij ∂f/∂y(Y_j)) (full Newton).
 
-The tableaux live in `nodelib.tableau` (`IMPLICIT_TABLEAUS`), each checked by the order
-conditions when it is created; `odeint` steps them under their names. None has an embedded
-error estimate here (as in torchdiffeq, whose implicit methods are all fixed-grid), so they
-run with `options["step_size"]` or on the grid of output times; the interpolant between the
-ends of a step is cubic Hermite. The Jacobian is dense (`nodelib._newton`): small systems
-only. Gradients: by backprop through the Newton iterations (exact up to the Newton tolerance;
-times too, since t and h may be tensors), and by `odeint_adjoint`, whose augmented field gets a
-finite-difference Jacobian.
+The tableaux (Gauss: Butcher 1964; Radau IIA: Ehle 1969; SDIRK2: Alexander 1977; TR-BDF2: Bank
+et al. 1985, Hosea & Shampine 1996; all in HW II, §IV.5-IV.6) live in `nodelib.tableau`
+(`IMPLICIT_TABLEAUS`), each checked by the order conditions when it is created; `odeint` steps
+them under their names. None has an embedded error estimate here (as in torchdiffeq, whose
+implicit methods are all fixed-grid), so they run with `options["step_size"]` or on the grid of
+output times; the interpolant between the ends of a step is cubic Hermite. The Jacobian is
+dense (`nodelib._newton`): small systems only. Gradients: by backprop through the Newton
+iterations (exact up to the Newton tolerance; times too, since t and h may be tensors), and by
+`odeint_adjoint`, whose augmented field gets a finite-difference Jacobian.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ The methods, by name:
   Runge–Kutta tableaux implicit_midpoint, gauss_legendre2, gauss_legendre3, radau_iia1,
   radau_iia2, radau_iia3, lobatto_iiia2, sdirk2, trbdf2 (`nodelib.implicit_rk`);
 - linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4;
+  adams_bashforth and adams_moulton of variable order up to options["max_order"]
+  (`nodelib.adams`);
 - SciPy's integrators: scipy_solver (options["solver"]: "LSODA", "RK45", ..., see
   `nodelib.scipy_solver`; no backprop through the solve, use `odeint_adjoint`).
 """
@@ -35,6 +37,7 @@ from nodelib._event_watch import EventFn, EventWatch
 from nodelib._fixed_grid import fixed_grid_options
 from nodelib._problem import Problem, make_problem
 from nodelib._types import State
+from nodelib.adams import ADAMS_METHODS, ADAMS_OPTIONS
 from nodelib.implicit import IMPLICIT_METHODS
 from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.integrate import Step, integrate
@@ -71,6 +74,8 @@ def method_options(method: str, options: dict | None) -> tuple[frozenset[str], s
         return _FIXED_OPTIONS | _NEWTON_OPTIONS | {"theta"}, "an implicit fixed-step method"
     if method == "scipy_solver":
         return SCIPY_OPTIONS, "SciPy's integrator"
+    if method in ADAMS_METHODS:
+        return _FIXED_OPTIONS | ADAMS_OPTIONS, "a variable-order Adams method"
     if method in IMPLICIT_METHODS or method in IMPLICIT_RK_METHODS or method.startswith("bdf"):
         return _FIXED_OPTIONS | _NEWTON_OPTIONS, "an implicit fixed-step method"
     return _FIXED_OPTIONS, "a fixed-step multistep method"
@@ -81,6 +86,7 @@ METHODS: tuple[str, ...] = (
     *IMPLICIT_METHODS,
     *IMPLICIT_RK_METHODS,
     *MULTISTEP_METHODS,
+    *ADAMS_METHODS,
     "scipy_solver",
 )
 
@@ -178,7 +184,8 @@ def odeint(
             `min_step`, `max_step`, `controller` ("i" or "pi"), `norm` (a callable on the
             scaled error, with y0's structure, returning a 0-d tensor), and for implicit
             methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`;
-            `solver` for "scipy_solver" (see `nodelib.scipy_solver`). Each
+            `solver` for "scipy_solver" (see `nodelib.scipy_solver`), `max_order` and
+            `max_iters` for "adams_bashforth" and "adams_moulton" (`nodelib.adams`). Each
             method reads only some of them (`method_options` says which): fixed-step runs
             read `step_size` and `max_num_steps`; the step-size control options need an
             adaptive method without `step_size`; `newton_*` an implicit one. Adaptive

@@ -1,11 +1,11 @@
 """SciPy's integrators as a nodelib method: ``method="scipy_solver"``.
 
-``options["solver"]`` names any method of `scipy.integrate.solve_ivp` ("LSODA", the default
-as in torchdiffeq, "RK45", "RK23", "DOP853", "Radau", "BDF") or is a subclass of
-`scipy.integrate.OdeSolver`. LSODA (Petzold 1983; Hindmarsh 1983, ODEPACK) switches between
-the implicit Adams methods of orders 1-12 and BDF of orders 1-5 as the problem turns stiff;
-Chen et al. (2018, §2) solved their ODEs with the implicit Adams method of LSODE/VODE, which
-is why chapter 6 compares with it.
+``options["solver"]`` names any method of `scipy.integrate.solve_ivp` ("LSODA", the default as
+in torchdiffeq, "RK45", "RK23", "DOP853", "Radau", "BDF"; Virtanen et al. 2020) or is a
+subclass of `scipy.integrate.OdeSolver`. LSODA (Petzold 1983; Hindmarsh 1983, ODEPACK) switches
+between the implicit Adams methods of orders 1-12 and BDF of orders 1-5 as the problem turns
+stiff; Chen et al. (2018, §2) solved their ODEs with the implicit Adams method of LSODE/VODE,
+which is why chapter 6 compares with it.
 
 `ScipyStepper` is a `nodelib.steppers.Stepper` over nodelib's own driver loop: each step of
 the loop is one output interval [t_i, t_{i+1}], inside which SciPy takes as many of its own

@@ -413,8 +413,11 @@ HEUN_EULER = ButcherTableau(
     embedded_order=1,
     reference="Heun's method with Euler embedded; HNW I, Sect. II.4",
 )
-# Fehlberg's RK1(2): b_hat (order 1) is the last stage's argument; as in the other pairs the
-# higher-order b is propagated, so f(t + h, y1) is not a stage and the pair is not FSAL.
+# Fehlberg's RK1(2): b_hat (order 1) is the last stage's argument; as in the other pairs (and in
+# torchdiffeq's fehlberg2) the higher-order b is propagated, so f(t + h, y1) is not a stage and
+# the pair is not FSAL. The estimate measures b_hat's error, whose leading term carries the
+# factor b_hat·c - 1/2 = -1/512: the propagated solution's error is not what it measures and
+# can exceed the tolerance by a factor of hundreds (tests/test_heun3_fehlberg12.py).
 FEHLBERG12 = ButcherTableau(
     "fehlberg12",
     c=_q("0 1/2 1"),

@@ -9,15 +9,21 @@ names: its `rk4` is the classic rule). torchdiffeq's method names, and nodelib's
 each runs (`METHODS` holds the table):
 
     dopri5, tsit5, bosh3, euler, midpoint, dopri8   the same names
+    heun3, implicit_midpoint, sdirk2, trbdf2        the same names
     rk4 (the 3/8 rule)                              rk38
     heun2                                           heun
-    adaptive_heun                                   heun_euler
-    implicit_euler, trapezoid                       backward_euler, trapezoid
+    adaptive_heun, fehlberg2                        heun_euler, fehlberg12
+    explicit_adams; implicit_adams, fixed_adams     adams_bashforth; adams_moulton
+    implicit_euler, trapezoid                       radau_iia1, lobatto_iiia2
+    radauIIA3, radauIIA5                            radau_iia2, radau_iia3
+    gl4, gl6                                        gauss_legendre2, gauss_legendre3
     scipy_solver (options["solver"])                scipy_solver
 
 (`dopri8` is Hairer's DOP853 in nodelib, torchdiffeq's is Prince and Dormand's RK8(7)13M:
 both 8th-order Dormand–Prince pairs, their values differ within the tolerance. torchdiffeq's
-dopri5 weights its error estimate by 2/3, so it takes slightly fewer, larger steps.)
+dopri5 weights its error estimate by 2/3, so it takes slightly fewer, larger steps; its
+adaptive_heun and fehlberg2 reuse f at the lower-order value as the next first stage where
+nodelib evaluates f at the new state; its gl4 evaluates both stages at the first one's time.)
 
 torchdiffeq's conventions kept here, where `nodelib.odeint` has its own:
 
@@ -87,6 +93,9 @@ METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "heun2": ("heun", _FIXED),
     "heun3": ("heun3", _FIXED),
     "rk4": ("rk38", _FIXED),
+    "explicit_adams": ("adams_bashforth", _ADAMS),
+    "implicit_adams": ("adams_moulton", _ADAMS),
+    "fixed_adams": ("adams_moulton", _ADAMS),
     "implicit_euler": ("radau_iia1", _IMPLICIT),
     "implicit_midpoint": ("implicit_midpoint", _IMPLICIT),
     "trapezoid": ("lobatto_iiia2", _IMPLICIT),

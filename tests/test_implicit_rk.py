@@ -308,3 +308,25 @@ def test_errors_say_what_to_do():
             lambda t, y: y**2, torch.ones(1, dtype=F64), torch.tensor([0.0, 3.0], dtype=F64),
             method="gauss_legendre2", options={"newton_max_iter": 3},
         )  # fmt: skip
+
+
+def test_method_amplification_knows_the_implicit_tableaux():
+    from nodelib.theory.stability import method_amplification
+
+    z = np.array([-2.0 + 1.0j, -100.0])
+    for name, tab in IMPLICIT_TABLEAUS.items():
+        np.testing.assert_allclose(method_amplification(name)(z), np.abs(tab.stability_function(z)))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_on_cuda_against_cpu(dtype):
+    f, y0, _ = _nonlinear()
+    t = torch.tensor([0.0, 0.5], dtype=dtype)
+    for name in ("radau_iia3", "sdirk2", "gauss_legendre2"):
+        ys = nodelib.odeint(
+            f, y0.to("cuda", dtype), t.cuda(), method=name, options={"step_size": 0.05}
+        )
+        assert ys.device.type == "cuda" and ys.dtype == dtype
+        ref = nodelib.odeint(f, y0.to(dtype), t, method=name, options={"step_size": 0.05})
+        assert torch.allclose(ys.cpu(), ref, atol=1e-5 if dtype == torch.float32 else 1e-12)
