@@ -169,16 +169,23 @@ def odeint(
     step and ignores its error estimate.
 
     Gradients flow by backprop through every step, to y0, to func's parameters and to
-    `t` itself when it requires grad (explicit Runge–Kutta methods; the step sizes the
-    controller chose are held fixed, as in torchdiffeq).
+    `t` itself when it requires grad (explicit and implicit Runge–Kutta methods; the step
+    sizes the controller chose are held fixed, as in torchdiffeq; the θ-method, BDF and
+    fixed-order Adams methods raise when a gradient with respect to `t` is asked for).
+
+    As in torchdiffeq, func gets `t` in the state's dtype whatever t's dtype (the loop's
+    own time arithmetic is float64), and may define the step callbacks `callback_step`,
+    `callback_accept_step` and `callback_reject_step` (see `nodelib._callbacks`).
 
     Args:
-        func: the vector field, `func(t, y)` with t a 0-d tensor, returning dy/dt with
-            y's shape, dtype and device (a tuple of tensors for a tuple state).
+        func: the vector field, `func(t, y)` with t a 0-d tensor of y's dtype, returning
+            dy/dt with y's shape, dtype and device (a tuple of tensors for a tuple state).
         y0: the initial state, a floating tensor of any shape `(*shape)` or a tuple of them.
         t: the output times, 1-D `(T,)`, strictly increasing or strictly decreasing,
-            on y0's device. `t[0]` is the initial time.
-        rtol, atol: relative and absolute tolerances (adaptive methods only).
+            on y0's device. `t[0]` is the initial time; with one time, y0 is returned.
+        rtol, atol: relative and absolute tolerances (adaptive methods only): numbers,
+            or per-element tensors broadcastable to y0's shape (for a tuple y0, a tuple
+            with one number or tensor per part).
         method: one of `nodelib.METHODS` (see the module docstring).
         options: `step_size`, `first_step`, `max_num_steps` (default 100000),
             `min_step`, `max_step`, `controller` ("i" or "pi"), `norm` (a callable on the
@@ -192,7 +199,12 @@ def odeint(
             methods also read `step_t` (times to step to exactly, e.g. kinks of f) and
             `jump_t` (times where f jumps: stepped to, with f restarted on the far side),
             with torchdiffeq's meaning (`nodelib._stops`), and torchdiffeq's `safety`,
-            `ifactor`, `dfactor`, which set those fields of the controller. For a batch of
+            `ifactor`, `dfactor`, which set those fields of the controller; `min_step` with
+            `force_min_step=True` takes steps of at least min_step and accepts them whatever
+            their error (torchdiffeq's min_step; without it a shorter step raises). Fixed-step
+            runs also read torchdiffeq's `interp` ("linear" or "cubic" outputs between grid
+            points; default: the method's own dense output) and `perturb` (f evaluated one
+            ulp inside each step; `nodelib._fixed_grid`). For a batch of
             independent problems along dimension 0 of y0: `per_sample=True` gives every row
             its own steps (and, with t of shape `(batch, T)`, its own output times; the
             result is then `(T, batch, *shape)`; see `nodelib.per_sample`), and

@@ -61,107 +61,11 @@ import torch
 from torch import Tensor
 
 import nodelib
-from nodelib._callbacks import NAMES as _CALLBACKS
 from nodelib._types import State, UserField
-from nodelib.interpolate import hermite
+from nodelib.torchdiffeq._grid import on_grid
+from nodelib.torchdiffeq._names import METHODS, options_for, warn_callbacks
 
 __all__ = ["METHODS", "odeint", "odeint_adjoint", "odeint_dense", "odeint_event"]
-
-# The options each kind of torchdiffeq solver reads, and those it drops without a warning.
-_ADAPTIVE = frozenset({"first_step", "max_num_steps", "min_step", "max_step", "step_t",
-                       "jump_t", "safety", "ifactor", "dfactor", "norm", "dtype"})  # fmt: skip
-_FIXED = frozenset({"step_size", "grid_constructor", "interp", "perturb"})
-_IMPLICIT = _FIXED | {"max_iters"}
-_ADAMS = _FIXED | {"max_order", "max_iters"}
-_SCIPY = frozenset({"solver", "min_step", "max_step"})
-_SILENT = {_FIXED: {"norm"}, _IMPLICIT: {"norm"}, _ADAMS: {"norm"},
-           _SCIPY: {"norm", "grid_points", "eps"}, _ADAPTIVE: set()}  # fmt: skip
-_TORCHDIFFEQ_OPTIONS = _ADAPTIVE | _ADAMS | _IMPLICIT | _SCIPY | {"grid_points", "eps"}
-# torchdiffeq's option -> nodelib's, for the solvers that read it under another name.
-_RENAMED = {_IMPLICIT: {"max_iters": "newton_max_iter"}}
-
-#: torchdiffeq's method name -> (nodelib's method, the options torchdiffeq's solver reads).
-METHODS: dict[str, tuple[str, frozenset[str]]] = {
-    "dopri8": ("dopri8", _ADAPTIVE),
-    "dopri5": ("dopri5", _ADAPTIVE),
-    "tsit5": ("tsit5", _ADAPTIVE),
-    "bosh3": ("bosh3", _ADAPTIVE),
-    "fehlberg2": ("fehlberg12", _ADAPTIVE),
-    "adaptive_heun": ("heun_euler", _ADAPTIVE),
-    "euler": ("euler", _FIXED),
-    "midpoint": ("midpoint", _FIXED),
-    "heun2": ("heun", _FIXED),
-    "heun3": ("heun3", _FIXED),
-    "rk4": ("rk38", _FIXED),
-    "explicit_adams": ("adams_bashforth", _ADAMS),
-    "implicit_adams": ("adams_moulton", _ADAMS),
-    "fixed_adams": ("adams_moulton", _ADAMS),
-    "implicit_euler": ("radau_iia1", _IMPLICIT),
-    "implicit_midpoint": ("implicit_midpoint", _IMPLICIT),
-    "trapezoid": ("lobatto_iiia2", _IMPLICIT),
-    "radauIIA3": ("radau_iia2", _IMPLICIT),
-    "gl4": ("gauss_legendre2", _IMPLICIT),
-    "radauIIA5": ("radau_iia3", _IMPLICIT),
-    "gl6": ("gauss_legendre3", _IMPLICIT),
-    "sdirk2": ("sdirk2", _IMPLICIT),
-    "trbdf2": ("trbdf2", _IMPLICIT),
-    "scipy_solver": ("scipy_solver", _SCIPY),
-}
-
-
-def _method(method: str | None) -> tuple[str, str, frozenset[str]]:
-    """(torchdiffeq's name, nodelib's name, the options it reads)."""
-    method = "dopri5" if method is None else method
-    if method not in METHODS:
-        raise ValueError(
-            f'Invalid method "{method}". Must be one of {{"' + '", "'.join(METHODS) + '"}.'
-        )
-    name, reads = METHODS[method]
-    if name not in nodelib.METHODS:
-        raise ValueError(f"method {method!r} ({name!r} in nodelib) is not available yet.")
-    return method, name, reads
-
-
-def _options(method: str | None, options: dict | None) -> tuple[str, dict, Callable | None]:
-    """nodelib's method and options for torchdiffeq's, and the grid_constructor if any."""
-    method, name, reads = _method(method)
-    given, out, unexpected = dict(options or {}), {}, {}
-    grid = given.pop("grid_constructor", None) if reads is not _ADAPTIVE else None
-    if grid is not None and given.get("step_size") is not None:
-        raise ValueError("step_size and grid_constructor are mutually exclusive arguments.")
-    renamed = _RENAMED.get(reads, {})
-    for key, value in given.items():
-        if key in reads:
-            out[renamed.get(key, key)] = value
-        elif key in _SILENT[reads]:
-            continue
-        elif key in _TORCHDIFFEQ_OPTIONS:
-            unexpected[key] = value
-        else:  # nodelib's own options (controller, newton_tol, ...): nodelib checks them
-            out[key] = value
-    if unexpected:
-        warnings.warn(f"{method}: Unexpected arguments {unexpected}", stacklevel=3)
-    if reads is _ADAPTIVE:
-        _check_dtype(out.pop("dtype", None))
-        if out.get("min_step"):
-            out["force_min_step"] = True
-    elif reads is not _SCIPY:
-        out.setdefault("interp", "linear")
-        if out.get("step_size") is None:
-            out.pop("step_size", None)
-    return name, out, grid
-
-
-def _check_dtype(dtype: object) -> None:
-    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"options['dtype'] must be a floating torch.dtype, got {dtype!r}.")
-
-
-def _warn_callbacks(func: object, method: str) -> None:
-    if METHODS[method][1] is _SCIPY:
-        found = {n for n in _CALLBACKS if getattr(func, n, None) is not None}
-        if found:
-            warnings.warn(f"Solver '{method}' does not support callbacks {found}", stacklevel=3)
 
 
 def _on_device(t: Tensor, y0: State) -> Tensor:
@@ -208,14 +112,14 @@ def odeint(
             grid_constructor; and the errors of `nodelib.odeint`.
     """
     t = _on_device(t, y0)
-    name, opts, grid = _options(method, options)
-    _warn_callbacks(func, method or "dopri5")
+    name, opts, grid = options_for(method, options)
+    warn_callbacks(func, method or "dopri5")
     if event_fn is not None:
         return _until_event(nodelib.odeint, func, y0, t, event_fn, name, opts, grid,
                             rtol=rtol, atol=atol)  # fmt: skip
     if grid is not None:
         solve = _solver(nodelib.odeint, rtol=rtol, atol=atol, method=name)
-        return _on_grid(solve, func, y0, t, grid, opts)
+        return on_grid(solve, func, y0, t, grid, opts)
     return nodelib.odeint(func, y0, t, rtol=rtol, atol=atol, method=name, options=opts)
 
 
@@ -266,8 +170,8 @@ def odeint_adjoint(
             and the errors of `odeint`.
     """
     t = _on_device(t, y0)
-    name, opts, grid = _options(method, options)
-    _warn_callbacks(func, method or "dopri5")
+    name, opts, grid = options_for(method, options)
+    warn_callbacks(func, method or "dopri5")
     kwargs = _adjoint_kwargs(method, options, adjoint_method, adjoint_options, adjoint_params)
     kwargs.update(rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol, adjoint_atol=adjoint_atol)
     if event_fn is not None:
@@ -275,7 +179,7 @@ def odeint_adjoint(
                             **kwargs)  # fmt: skip
     if grid is not None:
         solve = _solver(nodelib.odeint_adjoint, method=name, **kwargs)
-        return _on_grid(solve, func, y0, t, grid, opts)
+        return on_grid(solve, func, y0, t, grid, opts)
     return nodelib.odeint_adjoint(func, y0, t, method=name, options=opts, **kwargs)
 
 
@@ -291,7 +195,7 @@ def _adjoint_kwargs(method, options, adjoint_method, adjoint_options, adjoint_pa
     if adjoint_options is None:
         adjoint_options = {k: v for k, v in (options or {}).items() if k != "norm"}
     norm = adjoint_options.get("norm")
-    back_name, back_opts, grid = _options(
+    back_name, back_opts, grid = options_for(
         adjoint_method, {k: v for k, v in adjoint_options.items() if k != "norm"}
     )
     if grid is not None:  # the backward solves run between the forward's grid points
@@ -339,7 +243,7 @@ def odeint_event(
     """
     given = dict(kwargs)
     method, options = kwargs.pop("method", None), kwargs.pop("options", None)
-    name, opts, grid = _options(method, options)
+    name, opts, grid = options_for(method, options)
     if grid is not None:
         raise ValueError("grid_constructor cannot be combined with event_fn: give step_size.")
     core: dict[str, Any] = {"method": name, "options": opts}
@@ -363,48 +267,6 @@ def odeint_event(
     return _event_t(event_t, t0), ys
 
 
-def _on_grid(solve: Callable, func: UserField, y0: State, t: Tensor, grid_constructor, opts):
-    """Solve at the points of grid_constructor(func, y0, t); read the outputs at t off them."""
-    interp = opts.pop("interp", "linear")
-    grid = grid_constructor(func, y0, t)
-    if not isinstance(grid, Tensor) or grid.dim() != 1 or len(grid) < 2:
-        raise ValueError("grid_constructor must return a 1-D tensor of at least two times.")
-    grid = grid.to(device=t.device)
-    if bool(grid[0] != t[0]) or bool(grid[-1] != t[-1]):
-        raise ValueError("grid_constructor's grid must start at t[0] and end at t[-1].")
-    ys = solve(func, y0, grid, opts)
-    parts = ys if isinstance(ys, tuple) else (ys,)
-    direction = -1.0 if len(t) > 1 and bool(t[1] < t[0]) else 1.0
-    g, q = (direction * grid).detach(), (direction * t).detach().to(grid.dtype)
-    i1 = torch.searchsorted(g.contiguous(), q.contiguous(), right=True).clamp(1, len(g) - 1)
-    i0 = i1 - 1
-    h = grid[i1] - grid[i0]
-    theta = (t.to(grid.dtype) - grid[i0]) / h
-    out = _interpolate(func, parts, grid, i0, i1, theta, h, interp, isinstance(ys, tuple))
-    return out if isinstance(ys, tuple) else out[0]
-
-
-def _interpolate(func, parts, grid, i0, i1, theta, h, interp, is_tuple):
-    """Each part at the output times: linear, or cubic Hermite with f at the grid points."""
-    shape = lambda x, p: x.to(p.dtype).reshape(-1, *([1] * (p.dim() - 1)))  # noqa: E731
-    if interp == "linear":
-        return tuple(p[i0] + shape(theta, p) * (p[i1] - p[i0]) for p in parts)
-    if interp != "cubic":
-        raise ValueError(f"options['interp'] must be 'linear' or 'cubic', got {interp!r}.")
-    rows = []
-    for j in range(len(theta)):
-        a, b = int(i0[j]), int(i1[j])
-        ya = tuple(p[a] for p in parts)
-        yb = tuple(p[b] for p in parts)
-        fa = func(grid[a].to(parts[0].dtype), ya if is_tuple else ya[0])
-        fb = func(grid[b].to(parts[0].dtype), yb if is_tuple else yb[0])
-        fa, fb = (fa, fb) if is_tuple else ((fa,), (fb,))
-        hj, tj = h[j].to(parts[0].dtype), theta[j].to(parts[0].dtype)
-        ends = zip(ya, yb, fa, fb, strict=True)
-        rows.append([hermite(u, v, fu, fv, hj, tj) for u, v, fu, fv in ends])
-    return tuple(torch.stack([r[k] for r in rows]) for k in range(len(parts)))
-
-
 def odeint_dense(
     func: UserField,
     y0: Tensor,
@@ -423,7 +285,7 @@ def odeint_dense(
         `(M, *shape)`) between t0 and t1, from the accepted steps' interpolants. Unlike
         torchdiffeq's, it carries no gradient (`nodelib.Solution.evaluate`).
     """
-    name, opts, _ = _options(method, options)
+    name, opts, _ = options_for(method, options)
     t = torch.stack([torch.as_tensor(t0), torch.as_tensor(t1)]).to(y0.device)
     solution = nodelib.solve(func, y0, t, rtol=rtol, atol=atol, method=name, options=opts)
     return solution.evaluate
