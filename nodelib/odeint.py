@@ -325,6 +325,7 @@ def solve(
     if event is not None:
         step, theta = event
         with torch.no_grad():
-            sol.event_t = p.time(p.direction * (step.t + theta * step.h))
+            t_event = p.direction * (step.t + theta * step.h)  # in the dtype of the user's t
+            sol.event_t = torch.scalar_tensor(t_event, dtype=p.user_t_dtype, device=p.y0.device)
             sol.event_y = p.unflatten(step(theta))
     return sol
