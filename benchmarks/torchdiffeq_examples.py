@@ -53,6 +53,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def _run(examples: Path, package_dir: Path, script: str, args: list[str], tail: int) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    env["PYTHONWARNINGS"] = "ignore"  # the examples' own warnings would hide their output
     env["PYTHONPATH"] = os.pathsep.join(
         [str(package_dir), str(examples), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
