@@ -1,7 +1,8 @@
 """Newton's method for the implicit equation of one step of an implicit method.
 
 Every implicit method in nodelib (the θ-method in `nodelib.implicit`, BDF in
-`nodelib.multistep`) solves, once per step, an equation of the form
+`nodelib.multistep`, each stage of a diagonally implicit Runge–Kutta method in
+`nodelib.implicit_rk`) solves, once per step, an equation of the form
 
     G(Y) = Y - c - h·β·f(t_{n+1}, Y) = 0,
 
@@ -14,7 +15,8 @@ Design limits, on purpose:
 
 - J is a dense (n, n) matrix computed by `torch.func.jacrev` on the flattened state,
   which costs n reverse passes (vectorised) and n² memory: these methods suit small
-  systems, n up to a few thousand unknowns.
+  systems, n up to a few thousand unknowns. A field jacrev cannot trace (the adjoint's
+  augmented system calls autograd itself) gets forward differences, n + 1 evaluations.
 - J is computed without autograd history (it only steers the iteration, it does not
   move the solution), but the iterates are recorded by autograd, so backpropagating
   through a solve differentiates the Newton iterations naively. Each iteration
@@ -24,6 +26,7 @@ Design limits, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 from collections.abc import Callable, Mapping
@@ -129,7 +132,8 @@ def vector_field_jacobian(f: VectorField, t: Tensor, y: Tensor) -> Tensor:
                 jac = torch.func.jacrev(flat_f)(y.detach().reshape(-1))
             return jac.detach().contiguous()
         except RuntimeError:
-            _UNTRACEABLE.add(f)
+            with contextlib.suppress(TypeError):  # f may not allow weak references
+                _UNTRACEABLE.add(f)
     return _difference_jacobian(flat_f, y.detach().reshape(-1))
 
 

@@ -165,7 +165,7 @@ class Adams:
         if self.n_unconverged == 1:
             warnings.warn(
                 f"adams_moulton's corrector did not converge in max_iters={self.max_iters} "
-                f"evaluations at t={float(t1):.6g}; the order is lowered. Take a smaller "
+                f"evaluations at t={_value(t1):.6g}; the order is lowered. Take a smaller "
                 "step_size or a larger options['max_iters'] (the count is in "
                 "Solution.stats['n_corrector_unconverged']).",
                 RuntimeWarning,

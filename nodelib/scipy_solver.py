@@ -110,7 +110,8 @@ class _Dense:
         self.pieces, self.t, self.h, self.like = pieces, t, h, like
 
     def __call__(self, theta: Time) -> Tensor:
-        s = self.t + float(theta) * self.h
+        theta = float(theta.detach()) if isinstance(theta, Tensor) else float(theta)
+        s = self.t + theta * self.h
         dense = next((d for lo, hi, d in self.pieces if s <= hi), self.pieces[-1][2])
         return _to_tensor(dense(s), self.like)
 
@@ -202,7 +203,7 @@ class ScipyStepper:
         """
         if self._grad_mode and isinstance(h, Tensor) and h.requires_grad:
             self._graph += (h,)
-        t, h = float(t), float(h)
+        t, h = (float(x.detach()) if isinstance(x, Tensor) else float(x) for x in (t, h))
         target = t + h
         if self._solver is None or y is not self._last_y:
             self._restart(t, y)
