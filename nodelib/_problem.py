@@ -205,7 +205,12 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     t = _check_t(t, device, dtype)
     rtol = tolerance("rtol", rtol, parts, is_tuple)
     atol = tolerance("atol", atol, parts, is_tuple)
-    if bool(torch.as_tensor(rtol == 0).logical_and(torch.as_tensor(atol == 0)).any()):
+    both_zero = (
+        rtol == 0 and atol == 0  # numbers: no read of a device tensor
+        if isinstance(rtol, float) and isinstance(atol, float)
+        else bool(torch.as_tensor(rtol == 0).logical_and(torch.as_tensor(atol == 0)).any())
+    )
+    if both_zero:
         raise ValueError("rtol and atol are both 0: at least one tolerance must be positive.")
     options = dict(options or {})
     _check_options(options, valid, method)
@@ -217,7 +222,8 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     max_steps = options.get("max_num_steps", 1)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"options['max_num_steps'] must be a positive integer, got {max_steps!r}.")
-    direction = -1.0 if t.numel() > 1 and float(t[1].detach()) < float(t[0].detach()) else 1.0
+    ts = t.detach().tolist()  # one read of the device for the times and their direction
+    direction = -1.0 if len(ts) > 1 and ts[1] < ts[0] else 1.0
     # func gets times in the state's dtype (torchdiffeq's convention); the loop keeps float64.
     t_dtype, layout = dtype, StateLayout.of(parts, is_tuple=is_tuple)
 
@@ -229,7 +235,7 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     return Problem(
         fn=fn,
         y0=layout.join(parts) if is_tuple else parts[0],
-        times=[direction * float(s) for s in t.detach().tolist()],
+        times=[direction * s for s in ts],
         direction=direction,
         rtol=rtol,
         atol=atol,
