@@ -37,7 +37,7 @@ from nodelib._event_watch import EventFn, EventWatch
 from nodelib._fixed_grid import fixed_grid_options
 from nodelib._problem import Problem, make_problem
 from nodelib._types import State
-from nodelib.adams import ADAMS_METHODS, ADAMS_OPTIONS
+from nodelib.adams import ADAMS_METHODS, ADAMS_OPTIONS, Adams
 from nodelib.implicit import IMPLICIT_METHODS
 from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.integrate import Step, integrate
@@ -94,15 +94,16 @@ METHODS: tuple[str, ...] = (
 def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]:
     """Check the arguments; the problem in normal form and the method's stepper.
 
-    A method that cannot carry the graph to the times (`FixedMethod`) runs with `t`
-    detached; `_run` then makes a gradient with respect to `t` raise instead.
+    A method that cannot carry the graph to the times (`FixedMethod`; `Adams`, whose
+    history restarts when h changes and reads h as a number) runs with `t` detached; `_run`
+    then makes a gradient with respect to `t` raise instead.
     """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     valid, kind = method_options(method, options)
     p = make_problem(func, y0, t, rtol, atol, options, valid=valid, method=f"{method!r}, {kind}")
     stepper = make_stepper(method, p.options, p.time, problem=p)
-    if p.t_grad is not None and isinstance(stepper, FixedMethod):
+    if p.t_grad is not None and isinstance(stepper, FixedMethod | Adams):
         p.t_grad = None
     if stepper.error_order is None:
         stepper = fixed_grid_options(stepper, p.options, p.t_dtype, p.direction)

@@ -140,6 +140,25 @@ def test_gradients_by_backprop_and_adjoint():
         assert torch.allclose(y0.grad, torch.full((2,), math.exp(0.4 * s), dtype=F64), rtol=1e-5)
 
 
+def test_a_gradient_with_respect_to_t_is_refused_not_wrong():
+    # The history restarts whenever h changes and the weights read h as a number, so the
+    # graph to t would be wrong (gradcheck fails on y' = -y^2): the solve detaches t and a
+    # gradient with respect to t raises, as for the θ-method and BDF.
+    def f(t, y):
+        return -(y**2) + torch.sin(t)
+
+    y0 = torch.tensor([1.0], dtype=F64)
+    for method in ADAMS_METHODS:
+        t = torch.linspace(0.0, 1.0, 11, dtype=F64, requires_grad=True)
+        ys = nodelib.odeint(f, y0, t, method=method)
+        with pytest.raises(ValueError, match="cannot be differentiated with respect to the times"):
+            ys[-1].sum().backward()
+        t.requires_grad_(True)
+        y0g = y0.clone().requires_grad_(True)  # a t that only requires grad is fine
+        nodelib.odeint(f, y0g, t, method=method)[-1].sum().backward(inputs=[y0g])
+        assert y0g.grad is not None
+
+
 def test_options_are_checked():
     f, y0, _ = _problem()
     t = torch.linspace(0.0, 0.5, 3, dtype=F64)
