@@ -9,12 +9,15 @@ M gated planar units summed in one field) and a planar normalising flow (K = M l
 - by maximum likelihood on samples of a data set (`nodelib.data.sample_2d`; the paper's
   Fig. 5 used "two circles" and "two moons").
 
-The paper trained the CNF for 10,000 Adam iterations and the flow for 500,000 RMSprop
-iterations; here the CNF gets `cnf_steps` Adam steps and the flow `nf_steps` (several times
-more, as in the paper, and as many as a CPU allows), both at one learning rate. The CNF
-trains with fixed-step RK4; every reported number is measured afterwards with dopri5 at
-tolerance `eval_tol` on fresh samples (the same samples for both models), so it is the
-continuous model's. Every model's parameters are returned, so that figures can be redrawn.
+The planar flow runs in the sampling direction for density matching (as in Rezende &
+Mohamed) and in the normalising direction (`InverseFlow`) for maximum likelihood, so that
+neither needs an inverse in training. The paper trained the CNF for 10,000 Adam iterations
+and the flow for 500,000 RMSprop iterations; here the CNF gets `cnf_steps` Adam steps and
+the flow `nf_steps` (several times more, as in the paper, and as many as a CPU allows),
+both at one learning rate. The CNF trains with fixed-step RK4; every reported number is
+measured afterwards with dopri5 at tolerance `eval_tol` on fresh samples (the same samples
+for both models), so it is the continuous model's. Every model's parameters are returned,
+so that figures can be redrawn.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from torch import Tensor, nn
 from nodelib.data import energy_2d, log_density_2d, log_normaliser_2d, sample_2d
 from nodelib.data.densities import EXACT_DENSITIES_2D
 from nodelib.models.cnf import CNF
-from nodelib.models.flows import Flow, PlanarFlow, StandardNormal, fit_density
+from nodelib.models.flows import Flow, InverseFlow, PlanarFlow, StandardNormal, fit_density
 from nodelib.models.planar_cnf import PlanarCNFDynamics
 from nodelib.models.variational import fit_reverse_kl
 
@@ -72,14 +75,18 @@ _TASKS = ("density_matching", "max_likelihood")
 _KINDS = ("cnf", "nf")
 
 
-def make_model(kind: str, width: int, settings: dict[str, Any]) -> nn.Module:
+def make_model(kind: str, width: int, settings: dict[str, Any], task: str) -> nn.Module:
     """A fresh planar CNF ("cnf", M = width units) or planar flow ("nf", K = width layers).
 
     The CNF trains with RK4 at `settings["train_step"]`; `evaluation_cnf` gives the same
-    field under dopri5.
+    field under dopri5. For density matching the planar layers run in the sampling direction
+    (Rezende & Mohamed 2015); for maximum likelihood in the normalising direction
+    (`InverseFlow`), where log q(x) needs no inverse (sampling then inverts each layer).
     """
     if kind == "nf":
-        return Flow(StandardNormal(2), [PlanarFlow(2) for _ in range(width)])
+        layers = [PlanarFlow(2) for _ in range(width)]
+        flow = Flow if task == "density_matching" else InverseFlow
+        return flow(StandardNormal(2), layers)
     options = {"step_size": settings["train_step"]}
     return CNF(
         2, dynamics=PlanarCNFDynamics(2, width), t1=settings["t1"], method="rk4", options=options
@@ -94,16 +101,15 @@ def evaluation_cnf(cnf: CNF, settings: dict[str, Any]) -> CNF:
 
 def model_state(model: nn.Module) -> dict[str, list]:
     """The parameters as nested lists (JSON), a checkpoint of a few hundred numbers."""
-    return {k: v.detach().cpu().tolist() for k, v in model.state_dict().items() if v.dim() > 0}
+    return {k: v.detach().cpu().tolist() for k, v in model.state_dict().items()}
 
 
 def load_model(
-    kind: str, width: int, state: dict[str, list], settings: dict[str, Any]
+    kind: str, width: int, state: dict[str, list], settings: dict[str, Any], task: str
 ) -> nn.Module:
     """A model rebuilt from `model_state` output (for the figures)."""
-    model = make_model(kind, width, settings)
-    tensors = {k: torch.tensor(v) for k, v in state.items()}
-    model.load_state_dict(tensors, strict=False)  # buffers without entries keep their values
+    model = make_model(kind, width, settings, task)
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     return model
 
 
@@ -189,7 +195,7 @@ def _one(
     """Train and measure one model: its numbers, training curve, cost and parameters."""
     init_seed, train_seed, eval_seed = seeds
     torch.manual_seed(init_seed)  # the layers draw their initial parameters from it
-    model = make_model(kind, width, settings).to(device)
+    model = make_model(kind, width, settings, task).to(device)
     start = time.process_time()
     losses = _fit(task, target, kind, model, settings, train_seed, progress)
     measured = evaluation_cnf(model, settings) if kind == "cnf" else model
@@ -244,3 +250,40 @@ def run(
     targets = settings["density_matching"]["targets"]
     results["log_normalisers"] = {t: log_normaliser_2d(t) for t in targets}
     return results
+
+
+def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (task, target, width, model) over the seeds' results of `run`.
+
+    Each row has "task", "target", "width", "model", "params", "mean", "std" (over seeds,
+    ddof 0 for a single seed), "min", "max" of the measured loss, "seeds", "cpu_s" (mean),
+    and "cnf_below_nf": on how many seeds the CNF's loss is below the flow's (CNF rows).
+    """
+    rows = []
+    for task in _TASKS:
+        for target, per_width in runs[0][task].items():
+            for width in per_width:
+                loss = {k: [r[task][target][width][k]["loss"] for r in runs] for k in _KINDS}
+                for kind in _KINDS:
+                    values = torch.tensor(loss[kind], dtype=torch.float64)
+                    entry = runs[0][task][target][width][kind]
+                    row = {
+                        "task": task,
+                        "target": target,
+                        "width": int(width),
+                        "model": kind,
+                        "params": entry["params"],
+                        "mean": float(values.mean()),
+                        "std": float(values.std(correction=min(1, len(values) - 1))),
+                        "min": float(values.min()),
+                        "max": float(values.max()),
+                        "seeds": len(values),
+                        "cpu_s": sum(r[task][target][width][kind]["cpu_s"] for r in runs)
+                        / len(runs),
+                    }
+                    if kind == "cnf":
+                        row["cnf_below_nf"] = sum(
+                            c < f for c, f in zip(*loss.values(), strict=True)
+                        )
+                    rows.append(row)
+    return rows

@@ -7,7 +7,8 @@
 - `plot_latent_paths`: test spirals, their observations and each model's interpolation and
   extrapolation (the layout of the paper's Fig. 8 a-b), from `ch06_latent`;
 - `plot_latent_rmse`: the RMSE against the number of observed points over seeds, beside the
-  paper's Table 2; `plot_latent_training`: the test errors during training.
+  paper's Table 2; `plot_latent_horizon`: the error against the time since the window began;
+  `plot_latent_training`: the test errors during training.
 
 `runs` is the list of a experiment's per-seed results (the outputs of its ``run``), or a
 mapping from seed to result. Every function returns its Figure and never calls ``plt.show``.
@@ -31,6 +32,7 @@ from nodelib.data.densities import EXACT_DENSITIES_2D
 __all__ = [
     "plot_flow_grid",
     "plot_flow_losses",
+    "plot_latent_horizon",
     "plot_latent_paths",
     "plot_latent_rmse",
     "plot_latent_training",
@@ -107,7 +109,7 @@ def plot_flow_grid(
         top[0].set_title(f"target: {target}", fontsize=8)
         for c, (kind, width) in enumerate([(k, w) for k in ("nf", "cnf") for w in widths], 1):
             entry = run[task][target][str(width)][kind]
-            model = load_model(kind, width, entry["state"], settings)
+            model = load_model(kind, width, entry["state"], settings, task)
             model = evaluation_cnf(model, settings) if kind == "cnf" else model
             plot_density_2d(model.log_prob, xlim=box, ylim=box, n=n, ax=top[c])
             with torch.no_grad():
@@ -264,5 +266,30 @@ def plot_latent_training(runs: Sequence[dict] | Mapping[Any, dict], n_observed: 
             ax.set(xlabel="iteration", ylabel=f"test {metric} RMSE", yscale="log")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{n_observed} observed points, {len(runs)} seeds", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_horizon(
+    runs: Sequence[dict] | Mapping[Any, dict], n_observed: int, *, window: int = 100
+) -> Figure:
+    """The RMSE at each grid time, inside the window and beyond it, both models over seeds.
+
+    Returns:
+        The Figure: one line and min-max band per model, a dotted line where the window ends.
+    """
+    runs = _runs(runs)
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for kind in ("rnn", "latent_ode"):
+        values = np.array([r[str(n_observed)][kind]["rmse_by_time"] for r in runs]).T
+        plot_spread(ax, np.arange(len(values)), values, label=_LABELS[kind])
+    ax.axvline(window - 0.5, color="k", ls=":", label="end of the observed window")
+    ax.set(
+        xlabel="grid time index",
+        ylabel="RMSE",
+        yscale="log",
+        title=f"{n_observed} observed points, {len(runs)} seeds",
+    )
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
