@@ -44,6 +44,7 @@ def test_every_experiment_follows_the_contract(name: str) -> None:
     assert isinstance(module.DEPENDS, tuple) and all(
         m.startswith("nodelib.") for m in module.DEPENDS
     )
+    assert fingerprint(name)  # every DEPENDS entry exists
     params = inspect.signature(module.run).parameters
     assert list(params)[:2] == ["seed", "settings"]
     assert params["device"].kind is inspect.Parameter.KEYWORD_ONLY

@@ -3,9 +3,10 @@
 An experiment is a module ``nodelib.course.experiments.<name>`` whose name starts with its
 chapter (``ch06_classifiers``). It defines ``NAME`` (its module name), ``DESCRIPTION``,
 ``SETTINGS`` (a JSON-serialisable dict), ``DEPENDS`` (the nodelib modules its results depend
-on) and ``run(seed, settings, *, device, progress)``; optionally ``USES`` (experiments whose
-shipped results it reads, e.g. trained checkpoints) and ``summary(result)`` (its headline
-numbers, which the reproduction test compares; default: every number of the result).
+on, or single objects of them as ``"module:qualname"``) and
+``run(seed, settings, *, device, progress)``; optionally ``USES`` (experiments whose shipped
+results it reads, e.g. trained checkpoints) and ``summary(result)`` (its headline numbers,
+which the reproduction test compares; default: every number of the result).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
+import inspect
 import io
 import json
 import pkgutil
 import re
+import textwrap
 import tokenize
 from types import ModuleType
 from typing import Any
@@ -92,11 +95,18 @@ def normalised_source(source: str) -> str:
     return "\n".join(line for line in kept if line)
 
 
-def _module_source(module_name: str) -> str:
+def _source(entry: str) -> str:
+    """The source of a DEPENDS entry: a module, or one object ``"module:qualname"`` of it."""
+    module_name, _, qualname = entry.partition(":")
     module = importlib.import_module(module_name)
+    if qualname:
+        obj: Any = module
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return textwrap.dedent(inspect.getsource(obj))
     path = getattr(module, "__file__", None)
     if path is None:
-        raise ValueError(f"DEPENDS names {module_name!r}, which has no source file.")
+        raise ValueError(f"DEPENDS names {entry!r}, which has no source file.")
     with open(path, encoding="utf-8") as handle:
         return handle.read()
 
@@ -105,9 +115,10 @@ def fingerprint(name: str, settings: dict[str, Any] | None = None) -> str:
     """A hash of what an experiment's results depend on (the staleness check).
 
     It covers the experiment module's code, its settings (``SETTINGS`` unless `settings`
-    is given), the code of each module in its ``DEPENDS``, and the fingerprints of the
-    experiments in its ``USES`` (so that retraining an upstream model makes this one stale).
-    Comments and docstrings do not count (`normalised_source`).
+    is given), the code of each module (or ``"module:qualname"`` object) in its
+    ``DEPENDS``, and the fingerprints of the experiments in its ``USES`` (so that retraining
+    an upstream model makes this one stale). Comments and docstrings do not count
+    (`normalised_source`).
 
     Returns:
         16 hexadecimal digits of a SHA-256.
@@ -116,9 +127,9 @@ def fingerprint(name: str, settings: dict[str, Any] | None = None) -> str:
     digest = hashlib.sha256()
     chosen = module.SETTINGS if settings is None else settings
     digest.update(json.dumps(chosen, sort_keys=True).encode())
-    for module_name in (module.__name__, *sorted(module.DEPENDS)):
-        digest.update(module_name.encode())
-        digest.update(normalised_source(_module_source(module_name)).encode())
+    for entry in (module.__name__, *sorted(module.DEPENDS)):
+        digest.update(entry.encode())
+        digest.update(normalised_source(_source(entry)).encode())
     for upstream in sorted(uses(name)):
         digest.update(f"uses {upstream} {fingerprint(upstream)}".encode())
     return digest.hexdigest()[:16]

@@ -57,7 +57,7 @@ DEPENDS = (
     "nodelib.models.odenet",
     "nodelib.models.blocks",
     "nodelib.course.train",
-    "nodelib.data.sets",
+    "nodelib.data.sets:load_digits",  # not the whole module: other data sets live there
     "nodelib.data.mnist",
 )
 KINDS = ("ResNet", "RK-Net", "ODE-Net", "MLP")
