@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=context) as pool:
         for stage in _registry.ordered(chosen):
             start = time.perf_counter()
+            # The code that runs is the code of now: an edit during the run is refused below.
+            before = {name: _registry.fingerprint(name, settings[name]) for name in stage}
             futures = {
                 (name, seed): pool.submit(_results.run_seed, name, seed, settings[name],
                                           args.device, threads, args.progress and args.jobs == 1)
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in stage:
                 runs = {seed: futures[name, seed].result() for seed in args.seeds}
                 results = _results.assemble(name, settings[name], runs)
+                if results.fingerprint != before[name]:
+                    raise SystemExit(f"{name}: its code changed during the run; run it again")
                 _merge_kept_seeds(results, args.out)
                 path = experiments.save(results, args.out)
                 per_seed = ", ".join(f"{s}: {t:.0f} s" for s, t in sorted(results.seconds.items()))

@@ -170,7 +170,7 @@ def test_runner_writes_and_merges_results(tmp_path: Path) -> None:
 
 
 def _numbers(result: object, prefix: str = "") -> dict[str, float]:
-    """Every number of a result, by its path (the summary of an experiment without one)."""
+    """Every number of a result, by its path (the metrics of an experiment without its own)."""
     if isinstance(result, dict):
         items = result.items()
     elif isinstance(result, list):
@@ -200,10 +200,10 @@ def test_the_cheapest_experiment_reproduces_its_shipped_numbers() -> None:
     seed = shipped.seeds[0]
     rerun = experiments.run(name, seeds=[seed])
     assert rerun.fingerprint == shipped.fingerprint
-    summarise = getattr(module, "summary", _numbers)
-    expected, got = summarise(shipped.per_seed[seed]), summarise(rerun.per_seed[seed])
+    numbers = getattr(module, "metrics", _numbers)
+    expected, got = numbers(shipped.per_seed[seed]), numbers(rerun.per_seed[seed])
     assert expected.keys() == got.keys() and expected
-    rtol = getattr(module, "SUMMARY_RTOL", 1e-6)
+    rtol = getattr(module, "METRICS_RTOL", 1e-6)
     wrong = {k: (expected[k], got[k]) for k in expected
              if got[k] != pytest.approx(expected[k], rel=rtol, abs=1e-12)}  # fmt: skip
     assert not wrong, f"{name}, seed {seed}: shipped vs rerun {wrong}"

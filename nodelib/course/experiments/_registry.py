@@ -5,7 +5,7 @@ chapter (``ch06_classifiers``). It defines ``NAME`` (its module name), ``DESCRIP
 ``SETTINGS`` (a JSON-serialisable dict), ``DEPENDS`` (the nodelib modules its results depend
 on, or single objects of them as ``"module:qualname"``) and
 ``run(seed, settings, *, device, progress)``; optionally ``USES`` (experiments whose shipped
-results it reads, e.g. trained checkpoints) and ``summary(result)`` (its headline numbers,
+results it reads, e.g. trained checkpoints) and ``metrics(result)`` (its headline numbers,
 which the reproduction test compares; default: every number of the result).
 """
 

@@ -135,7 +135,7 @@ def run(
     return out
 
 
-def summary(result: dict[str, Any]) -> dict[str, float]:
+def metrics(result: dict[str, Any]) -> dict[str, float]:
     """The headline numbers: each network's final test error, and the ODE-Net's last NFE."""
     numbers = {f"test_error/{k}": float(v) for k, v in result["test_error"].items()}
     numbers["nfe_forward_last"] = float(result["history"]["ODE-Net"]["nfe_forward"][-1])

@@ -170,7 +170,7 @@ def run(
     }
 
 
-def summary(result: dict[str, Any]) -> dict[str, float]:
+def metrics(result: dict[str, Any]) -> dict[str, float]:
     """The headline numbers: NFE and error at every tolerance, backward and forward NFE."""
     numbers: dict[str, float] = {}
     for label, rows in result["sweep"].items():

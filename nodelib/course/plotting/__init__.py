@@ -15,7 +15,7 @@ The figures of the chapters live here, so that a chapter's page shows the comput
 teaches and one short call that draws it. General helpers: `fields` (trajectories, vector
 fields, densities), `regions` (stability regions), `curves` (learning curves, results over
 seeds). The figures of one chapter each: `one_step` (ch. 1), `runge_kutta` and `stiffness` (ch. 2),
-`resnets` (ch. 3), `flows` (ch. 4), `adjoint` (ch. 5), `neural_odes` (ch. 6).
+`resnets` (ch. 3), `flows` (ch. 4), `adjoint` (ch. 5), `neural_odes` and `odenets` (ch. 6).
 """
 
 from nodelib.course.plotting import (
@@ -24,6 +24,7 @@ from nodelib.course.plotting import (
     fields,
     flows,
     neural_odes,
+    odenets,
     one_step,
     regions,
     resnets,
@@ -35,6 +36,7 @@ from nodelib.course.plotting.curves import *  # noqa: F403
 from nodelib.course.plotting.fields import *  # noqa: F403
 from nodelib.course.plotting.flows import *  # noqa: F403
 from nodelib.course.plotting.neural_odes import *  # noqa: F403
+from nodelib.course.plotting.odenets import *  # noqa: F403
 from nodelib.course.plotting.one_step import *  # noqa: F403
 from nodelib.course.plotting.regions import *  # noqa: F403
 from nodelib.course.plotting.resnets import *  # noqa: F403
@@ -54,6 +56,7 @@ __all__ = [
         flows,
         adjoint,
         neural_odes,
+        odenets,
     )
     for name in module.__all__
 ]
