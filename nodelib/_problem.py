@@ -24,7 +24,7 @@ from nodelib._types import Field, State, Time
 _KNOWN_OPTIONS = frozenset(
     {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
      "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t", "safety", "ifactor",
-     "dfactor", "per_sample", "batch_dim"}
+     "dfactor", "per_sample", "batch_dim", "solver", "max_order", "max_iters"}
 )  # fmt: skip
 
 

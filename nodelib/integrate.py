@@ -147,6 +147,8 @@ def integrate(p: Problem, stepper: Stepper, *, record: bool = False, watch=None)
             break
     stats["nfe"] = p.nfe[0]
     stats["n_steps"] = stats["n_accepted"] + stats["n_rejected"]
+    if hasattr(stepper, "stats"):  # a method that steps inside (scipy_solver) counts its steps
+        stats.update(stepper.stats())
     return ys, stats, steps, event
 
 

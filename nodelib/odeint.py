@@ -11,11 +11,17 @@ output at any time.
 
 The methods, by name:
 
-- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, rk4, rk38;
-- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, bosh3, fehlberg45,
+- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, heun3, rk4, rk38;
+- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, fehlberg12, bosh3, fehlberg45,
   dopri5 (the default), tsit5, dopri8;
-- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta;
-- linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4.
+- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta; the implicit
+  Runge–Kutta tableaux implicit_midpoint, gauss_legendre2, gauss_legendre3, radau_iia1,
+  radau_iia2, radau_iia3, lobatto_iiia2, sdirk2, trbdf2 (`nodelib.implicit_rk`);
+- linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4;
+  adams_bashforth and adams_moulton of variable order up to options["max_order"]
+  (`nodelib.adams`);
+- SciPy's integrators: scipy_solver (options["solver"]: "LSODA", "RK45", ..., see
+  `nodelib.scipy_solver`; no backprop through the solve, use `odeint_adjoint`).
 """
 
 from __future__ import annotations
@@ -30,12 +36,15 @@ from torch import Tensor
 from nodelib._event_watch import EventFn, EventWatch
 from nodelib._problem import Problem, make_problem
 from nodelib._types import State
+from nodelib.adams import ADAMS_METHODS, ADAMS_OPTIONS
 from nodelib.implicit import IMPLICIT_METHODS
+from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.integrate import Step, integrate
 from nodelib.methods import FixedMethod, make_stepper
 from nodelib.multistep import MULTISTEP_METHODS
 from nodelib.per_sample import PerSampleSolution, integrate_per_sample
 from nodelib.per_sample import solution as per_sample_solution
+from nodelib.scipy_solver import SCIPY_OPTIONS
 from nodelib.steppers import Stepper
 from nodelib.tableau import TABLEAUS
 
@@ -61,12 +70,23 @@ def method_options(method: str, options: dict | None) -> tuple[frozenset[str], s
         return _FIXED_OPTIONS, "a fixed-step method"
     if method == "theta":
         return _FIXED_OPTIONS | _NEWTON_OPTIONS | {"theta"}, "an implicit fixed-step method"
-    if method in IMPLICIT_METHODS or method.startswith("bdf"):
+    if method == "scipy_solver":
+        return SCIPY_OPTIONS, "SciPy's integrator"
+    if method in ADAMS_METHODS:
+        return _FIXED_OPTIONS | ADAMS_OPTIONS, "a variable-order Adams method"
+    if method in IMPLICIT_METHODS or method in IMPLICIT_RK_METHODS or method.startswith("bdf"):
         return _FIXED_OPTIONS | _NEWTON_OPTIONS, "an implicit fixed-step method"
     return _FIXED_OPTIONS, "a fixed-step multistep method"
 
 
-METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS)
+METHODS: tuple[str, ...] = (
+    *TABLEAUS,
+    *IMPLICIT_METHODS,
+    *IMPLICIT_RK_METHODS,
+    *MULTISTEP_METHODS,
+    *ADAMS_METHODS,
+    "scipy_solver",
+)
 
 
 def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]:
@@ -75,7 +95,7 @@ def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     valid, kind = method_options(method, options)
     p = make_problem(func, y0, t, rtol, atol, options, valid=valid, method=f"{method!r}, {kind}")
-    stepper = make_stepper(method, p.options, p.time)
+    stepper = make_stepper(method, p.options, p.time, problem=p)
     if p.t_grad is not None and isinstance(stepper, FixedMethod):
         raise ValueError(
             f"t requires grad, but {method!r} (an implicit or multistep method) cannot be "
@@ -129,7 +149,9 @@ def odeint(
         options: `step_size`, `first_step`, `max_num_steps` (default 100000),
             `min_step`, `max_step`, `controller` ("i" or "pi"), `norm` (a callable on the
             scaled error, with y0's structure, returning a 0-d tensor), and for implicit
-            methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`. Each
+            methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`;
+            `solver` for "scipy_solver" (see `nodelib.scipy_solver`), `max_order` and
+            `max_iters` for "adams_bashforth" and "adams_moulton" (`nodelib.adams`). Each
             method reads only some of them (`method_options` says which): fixed-step runs
             read `step_size` and `max_num_steps`; the step-size control options need an
             adaptive method without `step_size`; `newton_*` an implicit one. Adaptive

@@ -5,7 +5,7 @@
 - `resnets`: residual, plain and antisymmetric layers and the `LayerNet` classifier; `reversible`:
   Hamiltonian (leapfrog) blocks and `ReversibleSequence`, which backpropagates without storing
   activations (chapter 3).
-- `odenet`: the image classifiers of the Neural ODE paper, `ODENet`, `RKNet`, `ResNet`.
+- `odenet`: the image classifiers of the Neural ODE paper, `ODENet`, `RKNet`, `ResNet`, `MLP`.
 - `flows`: base distributions, planar, radial and affine coupling flows (chapter 4).
 - `tabak`: density estimation by composed radial maps, Tabak & Turner (chapter 4).
 - `cnf`: continuous normalising flows with exact or Hutchinson traces (chapter 6); `planar_cnf`:
@@ -37,7 +37,7 @@ from nodelib.models.flows import (
     nll,
 )
 from nodelib.models.latent import GRUEncoder, LatentODE, ODERNNEncoder, RNNBaseline, TimeSeriesLoss
-from nodelib.models.odenet import ConvODEField, ODENet, ResNet, RKNet
+from nodelib.models.odenet import MLP, ConvODEField, ODENet, ResNet, RKNet
 from nodelib.models.planar_cnf import PlanarCNFDynamics
 from nodelib.models.resnets import AntisymmetricLayer, LayerNet, PlainLayer, ResidualLayer
 from nodelib.models.reversible import ReversibleSequence, TiedLayer, hamiltonian_block
@@ -46,6 +46,7 @@ from nodelib.models.variational import fit_reverse_kl, reverse_kl
 
 __all__ = [
     "CNF",
+    "MLP",
     "AffineCoupling",
     "AntisymmetricLayer",
     "AugmentedNODE",
