@@ -8,6 +8,10 @@ not execute the notebook again: in CI every notebook is executed once, by the te
 
 The tests always execute the current notebook with the current nodelib (they never read an
 old result from the cache), so a change to nodelib that breaks a chapter fails the tests.
+
+Each execution records its wall time (`TIMES`) and the CPU time of the kernel process
+(`CPU_TIMES`, from `children_cpu_seconds`): a busy machine stretches the first, not the second,
+so tests/test_notebook_budgets.py checks the budgets on the CPU time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ import copy
 import time
 from pathlib import Path
 
+try:
+    import resource
+except ImportError:  # Windows: no CPU times of child processes
+    resource = None
+
 import nbformat
 from _scripts import ROOT
 
@@ -23,8 +32,10 @@ from nodelib.course.book import claims, glued_values
 
 __all__ = [
     "CACHE",
+    "CPU_TIMES",
     "TIMES",
     "assert_claims",
+    "children_cpu_seconds",
     "execute_notebook",
     "glued_floats",
     "store_in_book_cache",
@@ -33,7 +44,21 @@ __all__ = [
 CACHE = ROOT / "_build" / ".jupyter_cache"
 TIMEOUT = 300  # seconds per cell, as in _config.yml
 TIMES: dict[str, float] = {}  # seconds each notebook took, by path relative to the repo
+CPU_TIMES: dict[str, float] = {}  # CPU seconds of its kernel (user + system), by the same path
 _EXECUTED: dict[Path, nbformat.NotebookNode] = {}
+
+
+def children_cpu_seconds() -> float | None:
+    """User + system CPU seconds of this process's finished child processes (None on Windows).
+
+    A kernel is such a child once it has shut down, so the difference of two readings around
+    an execution is the kernel's CPU time: on a busy machine it stays what it is on an idle
+    one, while the wall time grows.
+    """
+    if resource is None:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, seconds: float) -> None:
@@ -71,12 +96,14 @@ def execute_notebook(path: str | Path) -> nbformat.NotebookNode:
     path = (ROOT / path).resolve()
     if path not in _EXECUTED:
         nb = nbformat.read(path, as_version=4)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), children_cpu_seconds()
         result = single_nb_execution(
             nb, cwd=str(path.parent), allow_errors=False, timeout=TIMEOUT, meta_override=True
         )
-        seconds = time.perf_counter() - start
+        seconds, cpu_end = time.perf_counter() - start, children_cpu_seconds()
         TIMES[str(path.relative_to(ROOT))] = seconds
+        if cpu_start is not None and cpu_end is not None:
+            CPU_TIMES[str(path.relative_to(ROOT))] = cpu_end - cpu_start
         assert result.err is None, f"{path.name} failed:\n{result.exc_string}"
         store_in_book_cache(path, nb, seconds)
         _EXECUTED[path] = nb

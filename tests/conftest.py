@@ -289,9 +289,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
     notebooks = sys.modules.get("_notebooks")
     times = getattr(notebooks, "TIMES", {})
+    cpu = getattr(notebooks, "CPU_TIMES", {})
     if not times:
         return
-    terminalreporter.section("notebook execution times")
+    terminalreporter.section("notebook execution times (wall, and the kernel's CPU)")
     for path, seconds in sorted(times.items(), key=lambda item: -item[1]):
-        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
-    terminalreporter.write_line(f"{sum(times.values()):7.1f} s  in all")
+        kernel = f"{cpu[path]:7.1f} s CPU" if path in cpu else " " * 13
+        terminalreporter.write_line(f"{seconds:7.1f} s wall {kernel}  {path}")
+    terminalreporter.write_line(f"{sum(times.values()):7.1f} s wall in all")

@@ -176,7 +176,7 @@ def test_spirals_solve_their_ode() -> None:
     r = y.norm(dim=-1)
     dt = float(d.t[1] - d.t[0])
     assert torch.allclose(
-        torch.diff(r, dim=1) / dt, torch.full_like(r[:, 1:], data.sets._SPIRAL_B), atol=1e-3
+        torch.diff(r, dim=1) / dt, torch.full_like(r[:, 1:], data.spirals._SPIRAL_B), atol=1e-3
     )
     angle = torch.atan2(y[..., 1], y[..., 0])
     dtheta = torch.remainder(torch.diff(angle, dim=1) + math.pi, 2 * math.pi) - math.pi

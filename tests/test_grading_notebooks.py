@@ -23,7 +23,7 @@ from typing import Any
 import nbformat
 import pytest
 from _grading_helpers import EXERCISE, ROOT, SOLUTION
-from _notebooks import TIMES, store_in_book_cache
+from _notebooks import CPU_TIMES, TIMES, children_cpu_seconds, store_in_book_cache
 from _scripts import load_script
 
 import nodelib.course.grading.notebook as grading_notebook
@@ -195,9 +195,11 @@ def test_solution_notebook_scores_full_marks_and_reproduces_its_outputs(
     tmp_path: Path,
 ) -> None:
     before = solution.read_bytes()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu_seconds()
     code, report = _run_cli([str(solution), "--json", str(tmp_path / "r.json")], monkeypatch)
     TIMES[str(solution.relative_to(ROOT))] = time.perf_counter() - start
+    if cpu is not None:
+        CPU_TIMES[str(solution.relative_to(ROOT))] = children_cpu_seconds() - cpu
     table = capsys.readouterr().out
     questions = chapter_questions(report.chapter)
     points = sum(q.points for q in questions)
@@ -230,9 +232,11 @@ def test_exercise_notebook_scores_zero_without_crashing(
 ) -> None:
     exercise = ROOT / "exercises" / solution.name
     before = exercise.read_bytes()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu_seconds()
     code, report = _run_cli([str(exercise)], monkeypatch)
     TIMES[str(exercise.relative_to(ROOT))] = time.perf_counter() - start
+    if cpu is not None:
+        CPU_TIMES[str(exercise.relative_to(ROOT))] = children_cpu_seconds() - cpu
     table = capsys.readouterr().out
     questions = chapter_questions(report.chapter)
     points = sum(q.points for q in questions)

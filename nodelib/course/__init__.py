@@ -11,6 +11,8 @@ scikit-learn, tqdm, ipywidgets, and nbformat, nbclient and ipykernel for the gra
   book);
 - `timing`: the notebooks' clock and the timings of chapter 4; `profiling`: the bytes autograd saves
   and peak memory (chapters 3, 5 and 6);
+- `experiments`: experiments too long for a page build (chapter 6), run offline by
+  ``scripts/run_experiments.py`` and shipped as small result files that the chapters load;
 - `grading`: the autograder of the exercises (``check("C1.1", fn)`` in a notebook,
   ``nodelib-grade NOTEBOOK`` or ``python -m nodelib.course.grading NOTEBOOK`` in a terminal).
 
@@ -20,7 +22,16 @@ Each module loads on first use: ``nodelib.course.plotting`` works after ``import
 import importlib
 from types import ModuleType
 
-_SUBMODULES = ("book", "grading", "interactive", "plotting", "profiling", "timing", "train")
+_SUBMODULES = (
+    "book",
+    "experiments",
+    "grading",
+    "interactive",
+    "plotting",
+    "profiling",
+    "timing",
+    "train",
+)
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -211,6 +211,7 @@ def fit(
     eval_data: DataLoader | Sequence[Tensor] | None = None,
     metric: str | Metric | None = None,
     batch_size: int = 128,
+    lr_schedule: Callable[[int], float] | None = None,
 ) -> History:
     """Train `model` in place and return its per-epoch `History`.
 
@@ -236,6 +237,8 @@ def fit(
         metric: "accuracy" (argmax of the output vs an integer target), a callable
             metric(output, target) -> float, or None. Needs `loss_fn`.
         batch_size: batch size for tensor data.
+        lr_schedule: a factor of the learning rate by epoch (0-based), e.g. a cosine decay
+            ``lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs))``; default constant.
 
     Returns:
         The `History` (averaged over all processes under DDP).
@@ -268,6 +271,9 @@ def fit(
         optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     train = _loader(train_data, batch_size, True, seed, shard)
     evals = None if eval_data is None else _loader(eval_data, batch_size, False, seed, False)
+    schedule = None if lr_schedule is None else torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_schedule
+    )  # fmt: skip
     has_nfe = reset_nfe(module)
     history = History()
     bar = tqdm(range(epochs), desc="fit", disable=not progress or not is_main_process())
@@ -282,6 +288,8 @@ def fit(
             dist.all_reduce(sums)
             sums = sums.cpu()
         _record(history, sums, "", metric is not None, has_nfe)
+        if schedule is not None:
+            schedule.step()
         if evals is not None:
             module.eval()
             with torch.no_grad():

@@ -1,7 +1,14 @@
-"""2-D densities for normalising flows: samplers and, where known, exact log-densities."""
+"""2-D densities for normalising flows: samplers, exact log-densities, unnormalised targets.
+
+- :func:`sample_2d` / :func:`log_density_2d`: data sets to fit by maximum likelihood.
+- :func:`energy_2d` / :func:`log_normaliser_2d`: the four test energies U of Rezende & Mohamed
+  ("Variational Inference with Normalizing Flows", ICML 2015, Table 1), targets p ∝ exp(-U)
+  for density matching (reverse KL) as in Chen et al. (2018), §4.1.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -12,16 +19,18 @@ DENSITIES_2D: tuple[str, ...] = (
     "eight_gaussians",
     "two_moons",
     "rings",
+    "two_circles",
     "checkerboard",
     "pinwheel",
     "swiss_roll",
 )
-EXACT_DENSITIES_2D: tuple[str, ...] = ("eight_gaussians", "rings", "checkerboard")
+EXACT_DENSITIES_2D: tuple[str, ...] = ("eight_gaussians", "rings", "two_circles", "checkerboard")
 
 # eight_gaussians: equal-weight mixture of N(c_k, s^2 I), c_k = R (cos(k pi/4), sin(k pi/4)).
 _EIGHT_RADIUS, _EIGHT_STD = 2.0, 0.25
-# rings: p(x) = (1/Z) sum_k exp(-(|x| - r_k)^2 / (2 s^2)), see _log_rings.
+# rings, two_circles: p(x) = (1/Z) sum_k exp(-(|x| - r_k)^2 / (2 s^2)), see _log_rings.
 _RING_RADII, _RING_STD = (0.75, 1.5, 2.25, 3.0), 0.1
+_TWO_CIRCLE_RADII = (1.0, 2.0)
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -53,19 +62,18 @@ def _log_eight_gaussians(x: Tensor) -> Tensor:
     return torch.logsumexp(log_comp, dim=-1) - math.log(8.0)
 
 
-def _ring_masses() -> Tensor:
+def _ring_masses(radii: tuple[float, ...] = _RING_RADII) -> Tensor:
     # Z_k = int_{R^2} exp(-(|x| - r)^2 / (2 s^2)) dx = 2 pi s^2 (a sqrt(2 pi) Phi(a) + exp(-a^2/2))
     # with a = r / s (polar coordinates, substituting |x| = r + s u).
-    a = torch.tensor(_RING_RADII, dtype=torch.float64) / _RING_STD
+    a = torch.tensor(radii, dtype=torch.float64) / _RING_STD
     Phi = 0.5 * (1 + torch.erf(a / math.sqrt(2.0)))
     return 2 * math.pi * _RING_STD**2 * (a * math.sqrt(2 * math.pi) * Phi + torch.exp(-(a**2) / 2))
 
 
-def _log_rings(x: Tensor) -> Tensor:
+def _log_rings(x: Tensor, radii: tuple[float, ...] = _RING_RADII) -> Tensor:
     rho = torch.linalg.vector_norm(x, dim=-1)[..., None]  # (..., 1)
-    radii = torch.tensor(_RING_RADII, dtype=x.dtype)
-    log_kernel = -((rho - radii) ** 2) / (2 * _RING_STD**2)  # (..., K)
-    return torch.logsumexp(log_kernel, dim=-1) - math.log(float(_ring_masses().sum()))
+    log_kernel = -((rho - torch.tensor(radii, dtype=x.dtype)) ** 2) / (2 * _RING_STD**2)  # (..., K)
+    return torch.logsumexp(log_kernel, dim=-1) - math.log(float(_ring_masses(radii).sum()))
 
 
 def _sample_ring_offsets(a: Tensor, g: torch.Generator | None) -> Tensor:
@@ -91,10 +99,12 @@ def _sample_ring_offsets(a: Tensor, g: torch.Generator | None) -> Tensor:
     return u
 
 
-def _sample_rings(n: int, g: torch.Generator | None) -> Tensor:
+def _sample_rings(
+    n: int, g: torch.Generator | None, radii: tuple[float, ...] = _RING_RADII
+) -> Tensor:
     # Ring k is chosen with probability Z_k / Z, then |x| = r_k + s u and a uniform angle.
-    k = torch.multinomial(_ring_masses(), n, replacement=True, generator=g)
-    r = torch.tensor(_RING_RADII, dtype=torch.float64)[k]
+    k = torch.multinomial(_ring_masses(radii), n, replacement=True, generator=g)
+    r = torch.tensor(radii, dtype=torch.float64)[k]
     rho = r + _RING_STD * _sample_ring_offsets(r / _RING_STD, g)
     angle = 2 * math.pi * _uniform(n, g)
     return rho[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
@@ -143,6 +153,7 @@ _SAMPLERS: dict[str, Callable[[int, torch.Generator | None], Tensor]] = {
     "eight_gaussians": _sample_eight_gaussians,
     "two_moons": _sample_two_moons,
     "rings": _sample_rings,
+    "two_circles": lambda n, g: _sample_rings(n, g, _TWO_CIRCLE_RADII),
     "checkerboard": _sample_checkerboard,
     "pinwheel": _sample_pinwheel,
     "swiss_roll": _sample_swiss_roll,
@@ -150,6 +161,7 @@ _SAMPLERS: dict[str, Callable[[int, torch.Generator | None], Tensor]] = {
 _LOG_DENSITIES: dict[str, Callable[[Tensor], Tensor]] = {
     "eight_gaussians": _log_eight_gaussians,
     "rings": _log_rings,
+    "two_circles": lambda x: _log_rings(x, _TWO_CIRCLE_RADII),
     "checkerboard": _log_checkerboard,
 }
 
@@ -162,6 +174,8 @@ def sample_2d(name: str, n: int, *, generator: torch.Generator | None = None) ->
     - ``eight_gaussians``: equal mixture of N(c_k, 0.25^2 I), c_k = 2 (cos k pi/4, sin k pi/4).
     - ``rings``: p(x) = (1/Z) sum_k exp(-(|x| - r_k)^2 / (2 * 0.1^2)), r_k = 0.75, 1.5, 2.25, 3;
       ring k has mass Z_k / Z (about proportional to r_k), sampled exactly by rejection.
+    - ``two_circles``: the same with the two radii 1 and 2 (the "two circles" of Chen et al.
+      2018, Fig. 5).
     - ``checkerboard``: uniform (density 1/8) on the 8 unit cells [i, i+1) x [j, j+1) of
       [-2, 2)^2 with i + j even.
     - ``two_moons``: two interleaved half circles, shifted and scaled by 2, noise std 0.1.
@@ -191,8 +205,9 @@ def sample_2d(name: str, n: int, *, generator: torch.Generator | None = None) ->
 def log_density_2d(name: str, x: Tensor) -> Tensor:
     """The exact log-density log p(x) of a 2-D toy density (see :func:`sample_2d`).
 
-    Only ``eight_gaussians``, ``rings`` and ``checkerboard`` (:data:`EXACT_DENSITIES_2D`) have
-    one in closed form; ``checkerboard`` gives -inf off its cells.
+    Only ``eight_gaussians``, ``rings``, ``two_circles`` and ``checkerboard``
+    (:data:`EXACT_DENSITIES_2D`) have one in closed form; ``checkerboard`` gives -inf off its
+    cells.
 
     Args:
         name: one of :data:`EXACT_DENSITIES_2D`.
@@ -212,3 +227,109 @@ def log_density_2d(name: str, x: Tensor) -> Tensor:
     if x.shape[-1:] != (2,) or not x.is_floating_point():
         raise ValueError(f"x must be a floating tensor of shape (..., 2), got {tuple(x.shape)}")
     return _LOG_DENSITIES[name](x.cpu()).to(device=x.device, dtype=x.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unnormalised targets for density matching (Rezende & Mohamed 2015, Table 1)
+
+ENERGIES_2D: tuple[str, ...] = ("ring_two_modes", "wave", "wave_split", "wave_step")
+# U2-U4 depend on z1 only through a wave of period 4, so exp(-U) has infinite mass on R^2:
+# a soft wall (z1/4)^8, at most 1 on Rezende & Mohamed's plotted square [-4, 4]^2, makes
+# them proper without changing what their figure shows.
+_WALL = 4.0
+_QUADRATURE_HALF_WIDTH, _QUADRATURE_POINTS = 7.0, 700
+
+
+def _log_gauss_kernel(a: Tensor, s: float) -> Tensor:
+    return -0.5 * (a / s) ** 2
+
+
+def _waves(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    z1, z2 = x[..., 0], x[..., 1]
+    w1 = torch.sin(math.pi * z1 / 2)
+    return z1, z2, w1, (z1 / _WALL) ** 8
+
+
+def _energy_ring_two_modes(x: Tensor) -> Tensor:
+    z1 = x[..., 0]
+    r = torch.linalg.vector_norm(x, dim=-1)
+    modes = torch.logaddexp(_log_gauss_kernel(z1 - 2, 0.6), _log_gauss_kernel(z1 + 2, 0.6))
+    return 0.5 * ((r - 2) / 0.4) ** 2 - modes
+
+
+def _energy_wave(x: Tensor) -> Tensor:
+    _, z2, w1, wall = _waves(x)
+    return 0.5 * ((z2 - w1) / 0.4) ** 2 + wall
+
+
+def _energy_wave_split(x: Tensor) -> Tensor:
+    z1, z2, w1, wall = _waves(x)
+    w2 = 3 * torch.exp(-0.5 * ((z1 - 1) / 0.6) ** 2)
+    both = torch.logaddexp(_log_gauss_kernel(z2 - w1, 0.35), _log_gauss_kernel(z2 - w1 + w2, 0.35))
+    return wall - both
+
+
+def _energy_wave_step(x: Tensor) -> Tensor:
+    z1, z2, w1, wall = _waves(x)
+    w3 = 3 * torch.sigmoid((z1 - 1) / 0.3)
+    both = torch.logaddexp(_log_gauss_kernel(z2 - w1, 0.4), _log_gauss_kernel(z2 - w1 + w3, 0.35))
+    return wall - both
+
+
+_ENERGIES: dict[str, Callable[[Tensor], Tensor]] = {
+    "ring_two_modes": _energy_ring_two_modes,
+    "wave": _energy_wave,
+    "wave_split": _energy_wave_split,
+    "wave_step": _energy_wave_step,
+}
+
+
+def energy_2d(name: str, x: Tensor) -> Tensor:
+    """The energy U(x) of a density-matching target p(x) = exp(-U(x)) / Z.
+
+    The four test energies of Rezende & Mohamed (2015), Table 1, the targets of their planar
+    flows and of the CNF-against-planar-flow comparison of Chen et al. (2018), §4.1:
+
+    - ``ring_two_modes`` (U1): a ring of radius 2 whose mass sits in two lobes at x_1 = ±2.
+    - ``wave`` (U2): a band of width 0.4 around the sine wave x_2 = sin(pi x_1 / 2).
+    - ``wave_split`` (U3): the wave and a copy that bends away from it near x_1 = 1.
+    - ``wave_step`` (U4): the wave and a copy shifted by a sigmoid step at x_1 = 1.
+
+    U2-U4 carry the extra term (x_1 / 4)^8 (below 1 on [-4, 4]^2), without which they have
+    infinite mass.
+
+    Args:
+        name: one of :data:`ENERGIES_2D`.
+        x: points (..., 2), any floating dtype and device.
+
+    Returns:
+        U(x), shape (...), in the dtype and on the device of x.
+
+    Raises:
+        ValueError: an unknown name, or x not a floating (..., 2) tensor.
+    """
+    if name not in _ENERGIES:
+        raise ValueError(f"unknown energy {name!r}; choose one of {ENERGIES_2D}")
+    if x.shape[-1:] != (2,) or not x.is_floating_point():
+        raise ValueError(f"x must be a floating tensor of shape (..., 2), got {tuple(x.shape)}")
+    return _ENERGIES[name](x)
+
+
+@functools.cache
+def log_normaliser_2d(name: str) -> float:
+    """log Z = log ∫ exp(-U(x)) dx for :func:`energy_2d`, by the midpoint rule (float64).
+
+    The grid covers [-7, 7]^2 with spacing 0.02, where the integrand is smooth and
+    outside which its mass is below e^-20 (the quadrature error is far below 1e-6 in log Z).
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name not in _ENERGIES:
+        raise ValueError(f"unknown energy {name!r}; choose one of {ENERGIES_2D}")
+    half, n = _QUADRATURE_HALF_WIDTH, _QUADRATURE_POINTS
+    h = 2 * half / n
+    mid = -half + h * (torch.arange(n, dtype=torch.float64) + 0.5)
+    X, Y = torch.meshgrid(mid, mid, indexing="xy")
+    neg_u = -_ENERGIES[name](torch.stack([X, Y], dim=-1))
+    return float(torch.logsumexp(neg_u.reshape(-1), 0)) + 2 * math.log(h)

@@ -1,88 +1,13 @@
-"""Irregularly sampled spirals, 1-D and 2-D classification sets and scikit-learn's digits."""
+"""1-D and 2-D classification sets and scikit-learn's digits (the spirals are in `spirals`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-# ---------------------------------------------------------------------------------------------
-# Spirals (Chen et al. 2018, Sect. 5.1)
-# The Archimedean spiral r = a + b theta traversed at angular speed w: the flow of the ODE
-# r' = b w, theta' = +-w in polar coordinates, so a latent ODE can represent it exactly.
-_SPIRAL_A, _SPIRAL_B, _SPIRAL_T_END = 0.5, 0.15, 4 * math.pi
-
-
-@dataclass
-class SpiralData:
-    """Noisy spirals on a common time grid, each observed at its own irregular subset of times.
-
-    Attributes:
-        t: (T,) common time grid.
-        y_true: (N, T, 2) noiseless trajectories.
-        y: (N, T, 2) noisy observations (noise added at every grid time; use ``mask``).
-        mask: (N, T) bool, True at the grid times at which each spiral is observed.
-        clockwise: (N,) bool, the direction of each spiral.
-    """
-
-    t: Tensor
-    y_true: Tensor
-    y: Tensor
-    mask: Tensor
-    clockwise: Tensor
-
-
-def make_spirals(
-    n_spirals: int = 100,
-    *,
-    n_times: int = 100,
-    n_observed: int = 30,
-    noise: float = 0.1,
-    seed: int = 0,
-) -> SpiralData:
-    """Spirals as in the latent-ODE experiment of Chen et al. (2018), Sect. 5.1.
-
-    Every spiral follows the Archimedean spiral r = 0.5 + 0.15 theta with angular speed 1, i.e.
-    solves r' = 0.15, theta' = 1 (counter-clockwise) or the mirror image y -> (y_1, -y_2)
-    (clockwise), for t in [0, 4 pi]. Each starts at its own angle theta_0 ~ U[0, 2 pi), so at
-    its own point. Half of them (rounded down, at random positions) are clockwise. Each is
-    observed at ``n_observed`` distinct grid times drawn at random (``mask``).
-
-    Args:
-        n_spirals: number of trajectories N (>= 1).
-        n_times: number of grid times T (>= 2).
-        n_observed: observed times per trajectory, 1 <= n_observed <= n_times.
-        noise: standard deviation of the Gaussian observation noise (>= 0).
-        seed: seed of the random draws.
-
-    Returns:
-        A :class:`SpiralData` (float32 tensors).
-
-    Raises:
-        ValueError: a size or the noise is out of range.
-    """
-    if n_spirals < 1 or n_times < 2 or not 1 <= n_observed <= n_times or noise < 0:
-        raise ValueError(
-            "need n_spirals >= 1, n_times >= 2, 1 <= n_observed <= n_times and "
-            f"noise >= 0; got {n_spirals}, {n_times}, {n_observed}, {noise}"
-        )
-    g = torch.Generator().manual_seed(seed)
-    t = torch.linspace(0.0, _SPIRAL_T_END, n_times, dtype=torch.float64)  # (T,)
-    theta0 = 2 * math.pi * torch.rand(n_spirals, 1, generator=g, dtype=torch.float64)
-    theta = theta0 + t  # (N, T)
-    r = _SPIRAL_A + _SPIRAL_B * theta
-    clockwise = torch.zeros(n_spirals, dtype=torch.bool)
-    clockwise[torch.randperm(n_spirals, generator=g)[: n_spirals // 2]] = True
-    sign = torch.where(clockwise, -1.0, 1.0).to(torch.float64)[:, None]  # (N, 1)
-    y_true = torch.stack([r * torch.cos(theta), sign * r * torch.sin(theta)], dim=-1)
-    y = y_true + noise * torch.randn(y_true.shape, generator=g, dtype=torch.float64)
-    # n_observed distinct times per spiral: the smallest keys of a random permutation.
-    order = torch.rand(n_spirals, n_times, generator=g).argsort(dim=1)[:, :n_observed]
-    mask = torch.zeros(n_spirals, n_times, dtype=torch.bool).scatter_(1, order, True)
-    return SpiralData(t.float(), y_true.float(), y.float(), mask, clockwise)
-
+from nodelib.data.spirals import SpiralData, make_spirals  # noqa: F401 (their former home)
 
 # ---------------------------------------------------------------------------------------------
 # Classification sets

@@ -15,10 +15,11 @@ Direction conventions (used throughout this module):
   dz/dt = f, dl/dt = -tr(∂f/∂z) and z(t1) = x, l(t1) = 0. Then l(0) = ∫_0^{t1} tr dt and
   log p(x) = log N(z(0); 0, I) - l(0). For f(z) = A z this is log N(e^{-A t1} x) - t1 tr(A).
 
-The trace is exact (`exact_trace`: `dim` vector-Jacobian products) or estimated without bias
-by Hutchinson's estimator εᵀ(∂f/∂z)ε with E[εεᵀ] = I (`hutchinson_trace`: one product), with
-one probe ε per solve as in FFJORD (Grathwohl, Chen, Bettencourt, Sutskever & Duvenaud,
-"FFJORD", ICLR 2019, §3.1). Optional regularisers (Finlay, Jacobsen, Nurbekyan & Oberman,
+The trace is exact (`exact_trace`: `dim` vector-Jacobian products, or the closed form of a
+dynamics with `forward_with_divergence`, e.g. `nodelib.models.planar_cnf`) or estimated
+without bias by Hutchinson's estimator εᵀ(∂f/∂z)ε with E[εεᵀ] = I (`hutchinson_trace`: one
+product), with one probe ε per solve as in FFJORD (Grathwohl, Chen, Bettencourt, Sutskever &
+Duvenaud, "FFJORD", ICLR 2019, §3.1). Optional regularisers (Finlay, Jacobsen, Nurbekyan & Oberman,
 "How to train your neural ODE", ICML 2020) are integrated as two more states: the kinetic
 energy ∫‖f‖² dt and the Jacobian Frobenius norm ∫‖∂f/∂z‖_F² dt (exact in "exact" mode, else
 estimated by ‖εᵀ∂f/∂z‖² with the same probe). Both straighten trajectories, so an adaptive
@@ -171,6 +172,10 @@ class _Augmented:
     def __call__(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         self.cnf.nfe += 1
         create_graph = torch.is_grad_enabled()  # False under no_grad and in the adjoint forward
+        closed_form = getattr(self.cnf.dynamics, "forward_with_divergence", None)
+        if closed_form is not None and self.eps is None and not self.regularise:
+            f, trace = closed_form(t, state[0])  # an exact divergence without autograd passes
+            return (f, -trace) if create_graph else (f.detach(), -trace.detach())
         with torch.enable_grad():
             z = state[0] if state[0].requires_grad else state[0].detach().requires_grad_(True)
             f = self.cnf.dynamics(t, z)  # (batch, dim)
@@ -331,6 +336,23 @@ class CNF(nn.Module):
     def training_loss(self, x: Tensor) -> Tensor:
         """`loss(x).total`, the 0-d objective `nodelib.models.flows.fit_density` minimises."""
         return self.loss(x).total
+
+    def sample_and_log_prob(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """`n` samples x (n, dim) and their log-densities log q(x) (n,), by one forward solve.
+
+        Integrates (z, l) from t = 0 to t1 with l' = -tr(∂f/∂z), z(0) ~ N(0, I), l(0) = 0, so
+        that log q(x) = log N(z(0)) + l(t1) with no inverse solve: what density matching
+        (reverse KL, Chen et al. 2018, §4.1) needs. One Hutchinson probe per call if the
+        trace is estimated (then log q is an unbiased estimate).
+        """
+        z0 = self.base.sample(n, generator)
+        self.nfe = 0
+        eps = sample_probe(z0, self.probe, generator=generator) if self.trace != "exact" else None
+        zero = z0.new_zeros(n)
+        x, l1 = self._solve(_Augmented(self, eps, False), (z0, zero), self._times(z0, False))
+        return x, self.base.log_prob(z0) + l1
 
     def _counted(self, t: Tensor, z: Tensor) -> Tensor:
         self.nfe += 1

@@ -32,6 +32,7 @@ __all__ = [
     "DiagonalGaussian",
     "Flow",
     "FlowLayer",
+    "InverseFlow",
     "PlanarFlow",
     "RadialFlow",
     "StandardNormal",
@@ -339,6 +340,36 @@ class Flow(nn.Module):
     def training_loss(self, x: Tensor) -> Tensor:
         """The negative mean log-likelihood of `x` (batch, dim), a 0-d tensor."""
         return nll(self, x)
+
+
+class InverseFlow(Flow):
+    """A flow whose layers run in the normalising direction: z = f_K ∘ ... ∘ f_1(x).
+
+    log p(x) = log p_Z(z) + Σ_k log|det ∂f_k| needs no inverse, so maximum likelihood is as
+    cheap as the layers' forward passes even for layers whose inverse is costly (planar,
+    radial: Rezende & Mohamed 2015 built them for the sampling direction); sampling then
+    inverts every layer. `forward` (sampling) and `inverse` (normalising) swap roles with
+    those of `Flow`, so `log_prob`, `sample` and `training_loss` keep their meaning.
+
+    Args:
+        base: the base distribution.
+        layers: `FlowLayer`s, applied in order from the data towards the base.
+    """
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """x and log|det ∂x/∂z| for base points `z` (batch, dim), inverting every layer."""
+        return super().inverse(z)
+
+    def inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """z and log|det ∂z/∂x| for data points `x` (batch, dim): the layers' forward passes."""
+        return super().forward(x)
+
+    def forward_with_intermediates(self, z: Tensor) -> list[Tensor]:
+        """[z, ..., x]: K + 1 tensors (batch, dim) from the base to the data, for plots."""
+        out = [z]
+        for layer in reversed(self.layers):
+            out.append(layer.inverse(out[-1])[0])
+        return out
 
 
 def nll(flow: nn.Module, x: Tensor) -> Tensor:

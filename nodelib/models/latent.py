@@ -77,13 +77,22 @@ class GRUEncoder(nn.Module):
 
     def forward(self, t: Tensor, y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """(mu, logvar), each `(N, latent_dim)`, from t `(T,)`, y `(N, T, D)`, mask `(N, T)`."""
-        m = _check_series(t, y, mask)
-        h = y.new_zeros(y.shape[0], self.cell.hidden_size)  # (N, hidden)
-        t_next = t[-1].expand(y.shape[0], 1)  # (N, 1): time of the observation read last
-        for i in reversed(range(len(t))):
-            x = torch.cat([torch.where(m[:, i], y[:, i], 0.0), t_next - t[i]], dim=1)
-            h = torch.where(m[:, i], self.cell(x, h), h)
-            t_next = torch.where(m[:, i], t[i].expand_as(t_next), t_next)
+        m = _check_series(t, y, mask)[..., 0]  # (N, T)
+        n, T = m.shape
+        # Each series' observed grid indices in time order, then its unobserved ones: the GRU
+        # runs over as many steps as the most observed series has points, not over all T.
+        grid = torch.arange(T, device=t.device)
+        order = torch.argsort(torch.where(m, grid, grid + T), dim=1)  # (N, T)
+        counts = m.sum(1, keepdim=True)  # (N, 1)
+        h = y.new_zeros(n, self.cell.hidden_size)  # (N, hidden)
+        t_next = t[-1].expand(n, 1)  # (N, 1): time of the observation read last
+        for k in reversed(range(int(counts.max()))):
+            valid = counts > k  # (N, 1)
+            idx = order[:, k]  # (N,)
+            t_k = t[idx].unsqueeze(1)  # (N, 1)
+            x = torch.cat([torch.where(valid, y[torch.arange(n), idx], 0.0), t_next - t_k], 1)
+            h = torch.where(valid, self.cell(x, h), h)
+            t_next = torch.where(valid, t_k, t_next)
         return self.out(torch.cat([h, t_next - t[0]], dim=1)).chunk(2, dim=1)  # type: ignore[return-value]
 
 

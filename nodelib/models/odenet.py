@@ -1,10 +1,12 @@
-"""The image classifiers of Chen et al. 2018, §3 (Table 1): ODE-Net, RK-Net and ResNet.
+"""The image classifiers of Chen et al. 2018, §3 (Table 1): ODE-Net, RK-Net, ResNet and MLP.
 
 The same downsampling stem and head surround one ODE block solved adaptively (`ODENet`),
 the same block solved by fixed-step RK4 and differentiated by backprop (`RKNet`), or L
 residual blocks with their own weights (`ResNet`; He et al., "Deep Residual Learning",
 CVPR 2016). `ConvODEField` is the convolutional vector field of the ODE block, with the
-time concatenated as a channel.
+time concatenated as a channel. `MLP` is the table's baseline, a network with one hidden
+layer of 300 units (LeCun, Bottou, Bengio & Haffner, "Gradient-based learning applied to
+document recognition", Proc. IEEE 1998).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from torch import Tensor, nn
 
 from nodelib.models.blocks import ODEBlock, ODEFunc
 
-__all__ = ["ConvODEField", "ODENet", "RKNet", "ResNet"]
+__all__ = ["MLP", "ConvODEField", "ODENet", "RKNet", "ResNet"]
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -181,3 +183,30 @@ class ResNet(_ImageClassifier):
         if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 0:
             raise ValueError(f"n_blocks must be a non-negative int, got {n_blocks!r}.")
         self.feature = nn.Sequential(*(_ResidualBlock(width) for _ in range(n_blocks)))
+
+
+class MLP(nn.Module):
+    """Table 1's baseline (Chen et al. 2018): flatten, one hidden layer with ReLU, linear.
+
+    Args:
+        in_features: pixels per image (64 for 8x8 digits, 784 for MNIST).
+        n_classes: classes.
+        hidden: hidden units (the table's MLP has 300: LeCun et al. 1998).
+
+    Raises:
+        ValueError: a size is not a positive int.
+    """
+
+    def __init__(self, in_features: int = 784, n_classes: int = 10, *, hidden: int = 300) -> None:
+        super().__init__()
+        for name, v in [("in_features", in_features), ("n_classes", n_classes),
+                        ("hidden", hidden)]:  # fmt: skip
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}.")
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+        )  # fmt: skip
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits: x `(batch, *image)` with `in_features` values -> `(batch, n_classes)`."""
+        return self.net(x)

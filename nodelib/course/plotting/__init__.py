@@ -15,7 +15,8 @@ The figures of the chapters live here, so that a chapter's page shows the comput
 teaches and one short call that draws it. General helpers: `fields` (trajectories, vector
 fields, densities), `regions` (stability regions), `curves` (learning curves, results over
 seeds). The figures of one chapter each: `one_step` (ch. 1), `runge_kutta` and `stiffness` (ch. 2),
-`resnets` (ch. 3), `flows` (ch. 4), `adjoint` (ch. 5), `neural_odes` (ch. 6).
+`resnets` (ch. 3), `flows` (ch. 4), `adjoint` (ch. 5), `neural_odes`, `odenets` and
+`paper_results` (ch. 6; the last two draw its offline experiments beside the paper's figures).
 """
 
 from nodelib.course.plotting import (
@@ -24,7 +25,9 @@ from nodelib.course.plotting import (
     fields,
     flows,
     neural_odes,
+    odenets,
     one_step,
+    paper_results,
     regions,
     resnets,
     runge_kutta,
@@ -35,7 +38,9 @@ from nodelib.course.plotting.curves import *  # noqa: F403
 from nodelib.course.plotting.fields import *  # noqa: F403
 from nodelib.course.plotting.flows import *  # noqa: F403
 from nodelib.course.plotting.neural_odes import *  # noqa: F403
+from nodelib.course.plotting.odenets import *  # noqa: F403
 from nodelib.course.plotting.one_step import *  # noqa: F403
+from nodelib.course.plotting.paper_results import *  # noqa: F403
 from nodelib.course.plotting.regions import *  # noqa: F403
 from nodelib.course.plotting.resnets import *  # noqa: F403
 from nodelib.course.plotting.runge_kutta import *  # noqa: F403
@@ -54,6 +59,8 @@ __all__ = [
         flows,
         adjoint,
         neural_odes,
+        odenets,
+        paper_results,
     )
     for name in module.__all__
 ]
