@@ -65,6 +65,8 @@ def _check(chosen: list[str]) -> int:
         state = "STALE" if results.stale else "fresh"
         bad += results.stale
         cost = sum(results.seconds.values())
+        cpu = [m["cpu_seconds"] for m in results.machine.values() if "cpu_seconds" in m]
+        cpu_text = f", {sum(cpu):.0f} s of CPU" if cpu else ""
         where = sorted(
             {
                 f"{m.get('gpu', m.get('cpu'))}, {m.get('torch_threads')} threads"
@@ -72,7 +74,8 @@ def _check(chosen: list[str]) -> int:
             }
         )
         where_text = "; ".join(where)
-        print(f"{name}: {state}, seeds {results.seeds}, {cost:.0f} s of computing ({where_text})")
+        print(f"{name}: {state}, seeds {results.seeds}, {cost:.0f} s of wall time{cpu_text} "
+              f"({where_text})")  # fmt: skip
     return int(bool(bad))
 
 
