@@ -14,7 +14,8 @@ settings, per-seed results and wall times, the machine and the package versions)
 ``--set key=value`` (other settings than the shipped ones) they must go elsewhere
 (``--out DIR``, where experiments also read the results of those they use), since they
 are not the results the chapter states. Seeds already in a results
-file with the same fingerprint are kept when others are added.
+file with the same fingerprint are kept when others are added, and each seed's result is
+written as soon as it is done (an interrupted run keeps the seeds it finished).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,8 @@ def _check(chosen: list[str]) -> int:
         state = "STALE" if results.stale else "fresh"
         bad += results.stale
         cost = sum(results.seconds.values())
+        cpu = [m["cpu_seconds"] for m in results.machine.values() if "cpu_seconds" in m]
+        cpu_text = f", {sum(cpu):.0f} s of CPU" if cpu else ""
         where = sorted(
             {
                 f"{m.get('gpu', m.get('cpu'))}, {m.get('torch_threads')} threads"
@@ -71,7 +74,8 @@ def _check(chosen: list[str]) -> int:
             }
         )
         where_text = "; ".join(where)
-        print(f"{name}: {state}, seeds {results.seeds}, {cost:.0f} s of computing ({where_text})")
+        print(f"{name}: {state}, seeds {results.seeds}, {cost:.0f} s of wall time{cpu_text} "
+              f"({where_text})")  # fmt: skip
     return int(bool(bad))
 
 
@@ -121,19 +125,21 @@ def main(argv: list[str] | None = None) -> int:
             # The code that runs is the code of now: an edit during the run is refused below.
             before = {name: _registry.fingerprint(name, settings[name]) for name in stage}
             futures = {
-                (name, seed): pool.submit(_results.run_seed, name, seed, settings[name],
-                                          args.device, threads, args.progress and args.jobs == 1)
+                pool.submit(_results.run_seed, name, seed, settings[name], args.device,
+                            threads, args.progress and args.jobs == 1): (name, seed)
                 for name in stage for seed in args.seeds
             }  # fmt: skip
-            for name in stage:
-                runs = {seed: futures[name, seed].result() for seed in args.seeds}
-                results = _results.assemble(name, settings[name], runs)
+            done: dict[str, dict] = {name: {} for name in stage}
+            for future in as_completed(futures):  # each seed is saved as soon as it is done
+                name, seed = futures[future]
+                done[name][seed] = future.result()
+                results = _results.assemble(name, settings[name], done[name])
                 if results.fingerprint != before[name]:
                     raise SystemExit(f"{name}: its code changed during the run; run it again")
                 _merge_kept_seeds(results, args.out)
                 path = experiments.save(results, args.out)
-                per_seed = ", ".join(f"{s}: {t:.0f} s" for s, t in sorted(results.seconds.items()))
-                print(f"{name}: wrote {path} (seeds {per_seed})")
+                print(f"{name}: seed {seed} took {done[name][seed][1]:.0f} s; wrote {path}",
+                      flush=True)  # fmt: skip
             print(f"stage {stage}: {time.perf_counter() - start:.0f} s of wall time")
     return 0
 

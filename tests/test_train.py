@@ -51,6 +51,32 @@ def test_fit_linear_regression_records_every_epoch() -> None:
     assert final <= h.loss[-1]
 
 
+def test_fit_follows_the_learning_rate_schedule() -> None:
+    # SGD on one full batch: the step of epoch e is lr * schedule(e) times the gradient, so
+    # a schedule that is 0 from the second epoch on leaves the weights of epoch 1 unchanged.
+    x, y = _regression(8)
+    seen: list[float] = []
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def schedule(epoch: int) -> float:
+        seen.append(epoch)
+        return 1.0 if epoch == 0 else 0.0
+
+    fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, batch_size=8, optimizer=opt,
+        lr_schedule=schedule, progress=False, device="cpu")  # fmt: skip
+    after_one = [p.detach().clone() for p in model.parameters()]
+    h = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=3, batch_size=8,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), lr_schedule=schedule,
+            progress=False, device="cpu")  # fmt: skip
+    moved = [p.detach() for p in model.parameters()]
+    # The second fit's first epoch (factor 1) moved the weights; its later ones (0) did not.
+    assert h.loss[1] == pytest.approx(h.loss[2])
+    assert any(not torch.equal(a, b) for a, b in zip(after_one, moved, strict=True))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0)  # stepped once: schedule(1) = 0
+    assert seen[:2] == [0, 1]
+
+
 def test_fit_is_reproducible_and_accepts_a_dataloader() -> None:
     x, y = _regression()
     runs = []
