@@ -8,7 +8,12 @@ on localhost, opens it in headless Chromium (``/usr/bin/chromium``, or ``$CHROMI
 install chromium) with Playwright, waits for MathJax to typeset the math, and prints it to A4.
 This is what Jupyter Book's ``--builder pdfhtml`` does, without pyppeteer's browser download.
 (``--builder pdflatex`` does not work with Debian's TeX Live short of texlive-fonts-extra: its
-LaTeX class needs ``bbm.sty``; see the README.) Not part of CI.
+LaTeX class needs ``bbm.sty``; see the README.) Printing opens every folded hint and
+solution and keeps tables within the page (``_static/course.css``'s print rules).
+
+The website's download menu offers this PDF (".pdf"): the HTML build copies
+``_build/pdf/book.pdf`` into the site when it exists (``_ext/accessible_theme.py``), so run this
+script before ``jupyter-book build``. tests/test_website.py does, and checks the button.
 """
 
 from __future__ import annotations

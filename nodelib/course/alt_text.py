@@ -238,7 +238,7 @@ def figure_alt(figure: Any) -> tuple[str, bool]:
     stored = getattr(figure, _ATTRIBUTE, {})
     shows = stored.get("shows") or figure_summary(figure)
     finding = stored.get("finding", "")
-    parts = [p.rstrip(".") for p in (shows, finding) if p]
+    parts = [tex_to_words(p).rstrip(".") for p in (shows, finding) if p]
     return (". ".join(parts) + "." if parts else ""), bool(finding)
 
 
