@@ -13,7 +13,10 @@ unpatched, and the browser tests say so):
 - the left sidebar (the book's logo and contents) was outside any landmark;
 - myst-nb's "Show code cell source" toggles were all named "Toggle hidden content";
 - the bibliography used ``role="list"`` around links and the deprecated ``doc-biblioentry``;
-- sphinx-thebe's configuration ``<script>`` appeared twice (a console error on every page);
+- sphinx-thebe's configuration ``<script>`` appeared twice (a console error on every page),
+  and a first visit, with no colour mode stored yet, logged "Got invalid theme mode" (the
+  page now starts in "auto", the reader's system setting; sphinx-book-theme rejects the
+  theme's ``default_mode`` option that would say so);
 - heading permalinks ("#") were Tab stops, one per heading, before the content a keyboard
   user is after (they stay links for the mouse; the page's contents list links every heading);
 - a page with an interactive figure gets a second skip link, "Skip to the interactive
@@ -99,6 +102,9 @@ def patch_page(text: str, *, root: str, pdf: bool) -> str:
     text = text.replace('<div role="list" class="citation-list">', '<div class="citation-list">')
     text = text.replace(' role="doc-biblioentry"', "")
     text = _drop_repeats(_THEBE, text)
+    text = text.replace(
+        'localStorage.getItem("mode") || ""', 'localStorage.getItem("mode") || "auto"'
+    )
     text = text.replace('<a class="headerlink" href=', '<a class="headerlink" tabindex="-1" href=')
     if _STEPPER in text:
         text = text.replace(

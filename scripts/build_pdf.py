@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _website import launch_browser, serve  # noqa: E402  (the test helpers: same browser set-up)
 
 SINGLE = ROOT / "_build" / "singlehtml"
+LOAD_TIMEOUT_MS = 600_000
 # Hide the website's navigation in print; show code and outputs in full.
 PRINT_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .prev-next-area,
@@ -56,6 +57,9 @@ def main() -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with serve(SINGLE) as base, launch_browser() as browser:
         page = browser.new_page()
+        # The one page holds the whole book (every formula, every image): on a busy machine
+        # it loads and typesets in minutes, not Playwright's default 30 s.
+        page.set_default_timeout(LOAD_TIMEOUT_MS)
         page.goto(base + "intro.html", wait_until="load")
         page.evaluate(
             "async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }"
