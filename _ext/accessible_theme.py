@@ -48,7 +48,8 @@ _SEARCH_LABEL = re.compile(
 )
 _THEME_ICON = re.compile(r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*"')
 _SIDEBAR_SUMMARY = re.compile(
-    r'(<a class="reference internal" href="[^"]*">([^<]+)</a><details(?: open="open")?>)<summary>'
+    r'(<a class="(?:current )?reference internal" href="[^"]*">([^<]+)</a>'
+    r'<details(?: open="open")?>)<summary>'
 )
 _SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar"'
 _THEBE = re.compile(r"<script>const THEBE_JS_URL = [^<]*</script>\n?")
@@ -131,12 +132,28 @@ def _copy_pdf(app: Sphinx) -> bool:
 
 
 def _notebooks_with_outputs(app: Sphinx) -> None:
-    executed = Path(app.outdir).parent / "jupyter_execute"
-    for folder in OUTPUT_NOTEBOOK_FOLDERS:
-        for notebook in (executed / folder).glob("*.ipynb"):
-            target = Path(app.outdir) / "_sources" / folder / notebook.name
-            if target.is_file():
-                shutil.copyfile(notebook, target)
+    # The executed notebooks live in the execution cache (myst-nb's jupyter_execute/ copies
+    # hold no outputs): each source notebook is merged with its cached run.
+    import nbformat
+    from jupyter_cache import get_cache
+
+    folder = getattr(app.config, "nb_execution_cache_path", "") or str(
+        Path(app.outdir).parent / ".jupyter_cache"
+    )
+    if not Path(folder).is_dir():
+        return
+    cache = get_cache(folder)
+    for part in OUTPUT_NOTEBOOK_FOLDERS:
+        for target in (Path(app.outdir) / "_sources" / part).glob("*.ipynb"):
+            source = Path(app.srcdir) / part / target.name
+            if not source.is_file():
+                continue
+            try:
+                _, merged = cache.merge_match_into_notebook(nbformat.read(source, as_version=4))
+            except KeyError:  # not executed by this build's cache (execution off)
+                LOGGER.info("%s: no executed copy in %s, offered without outputs", source, folder)
+                continue
+            nbformat.write(merged, target)
 
 
 def _patch_site(app: Sphinx, exception: Exception | None) -> None:

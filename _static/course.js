@@ -11,9 +11,19 @@
 (() => {
   const marked = "nodelib-scrolls";
 
+  // The box that scrolls: the theme makes MathJax's display container scroll, course.css the
+  // div.math around it; whichever of the two is wider inside than outside.
+  const scrollers = () =>
+    Array.from(document.querySelectorAll("article div.math")).flatMap((math) => [
+      math,
+      ...math.querySelectorAll(":scope > mjx-container"),
+    ]);
+
   const markWideEquations = () => {
-    for (const box of document.querySelectorAll("article div.math")) {
-      const wide = box.scrollWidth > box.clientWidth + 1;
+    for (const box of scrollers()) {
+      const overflow = getComputedStyle(box).overflowX;
+      const wide =
+        (overflow === "auto" || overflow === "scroll") && box.scrollWidth > box.clientWidth + 1;
       if (wide && !box.classList.contains(marked)) {
         box.classList.add(marked);
         box.setAttribute("tabindex", "0");

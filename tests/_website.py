@@ -379,9 +379,10 @@ WIDTH_REPORT_JS = r"""
     const s = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && el.offsetParent !== null;
   };
+  // The site's search controls (header, sidebars), not the search page's own form.
   const searches = Array.from(document.querySelectorAll(
       '.search-button-field, button.search-button, form.bd-search'))
-      .filter(el => visible(el) && !el.closest('dialog'));
+      .filter(el => visible(el) && !el.closest('dialog, article'));
   return {scrollWidth: Math.max(doc.scrollWidth, document.body.scrollWidth),
           searchBoxes: searches.length};
 }
@@ -396,8 +397,12 @@ async ([minScale]) => {
     await MathJax.startup.promise;
   }
   await new Promise(r => setTimeout(r, 200));  // course.js marks equations after typesetting
-  const wide = Array.from(document.querySelectorAll('article div.math'))
-      .filter(m => m.offsetParent !== null && m.scrollWidth > m.clientWidth + 1)
+  // The box that scrolls: a div.math or MathJax's display container inside it.
+  const boxes = Array.from(document.querySelectorAll('article div.math'))
+      .flatMap(m => [m, ...m.querySelectorAll(':scope > mjx-container')]);
+  const wide = boxes
+      .filter(m => m.offsetParent !== null && m.scrollWidth > m.clientWidth + 1 &&
+                   ['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
       .map(m => ({
         cue: m.classList.contains('nodelib-scrolls') &&
              getComputedStyle(m).backgroundImage.includes('gradient'),
@@ -409,6 +414,13 @@ async ([minScale]) => {
     if (img.offsetParent === null || img.hidden || !img.naturalWidth) continue;
     const scale = img.getBoundingClientRect().width / img.naturalWidth;
     if (scale >= minScale) continue;
+    const link = img.closest('a[href]');
+    if (link) {  // a tap opens the image file itself (Sphinx links scaled images to theirs)
+      const opens = new URL(link.href).pathname === new URL(img.currentSrc || img.src).pathname;
+      small.push({src: (img.getAttribute('src') || '').slice(-40), scale,
+                  enlarged: opens ? 1 : 0});
+      continue;
+    }
     img.click();
     const big = document.querySelector('dialog.nodelib-zoom[open] img');
     let enlarged = 0;

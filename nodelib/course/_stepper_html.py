@@ -92,6 +92,7 @@ def _state_alt(
         return tex_to_words(text)
     head = description if description is not None else figure_alt(figure)[0]
     head = tex_to_words(head).rstrip(".")
+    settings = tex_to_words(settings)  # a dropdown's code names (adams_bashforth2) as words
     return f"{head}. Shown for {settings}." if head else f"Shown for {settings}."
 
 
