@@ -352,7 +352,10 @@ ACCESS_REPORT_JS = r"""
   const icon = document.querySelector('link[rel~="icon"]');
   return {
     formulas: formulas.length,
-    formulaTabStops: formulas.filter(m => m.tabIndex >= 0).length,
+    // (a formula too wide for its column scrolls, and so is a Tab stop: _static/course.js)
+    formulaTabStops: formulas.filter(m => m.tabIndex >= 0 &&
+                                          !m.classList.contains('nodelib-scrolls')).length,
+    wideFormulaTabStops: formulas.filter(m => m.classList.contains('nodelib-scrolls')).length,
     assistiveMml: document.querySelectorAll('mjx-assistive-mml').length,
     headerlinkTabStops: Array.from(document.querySelectorAll('a.headerlink'))
         .filter(a => a.tabIndex >= 0).length,
@@ -382,7 +385,7 @@ WIDTH_REPORT_JS = r"""
   // The site's search controls (header, sidebars), not the search page's own form.
   const searches = Array.from(document.querySelectorAll(
       '.search-button-field, button.search-button, form.bd-search'))
-      .filter(el => visible(el) && !el.closest('dialog, article'));
+      .filter(el => visible(el) && !el.closest('dialog, article, .bd-search-container'));
   return {scrollWidth: Math.max(doc.scrollWidth, document.body.scrollWidth),
           searchBoxes: searches.length};
 }

@@ -38,6 +38,7 @@ TEX_LEFT = re.compile(r"\$|\\[A-Za-z]|\^|_\{")
         ("$|R(z)| = 1$ on Re $z = 0$", "|R(z)| = 1 on Re z = 0"),
         ("$\\theta$ and $\\Lambda$", "θ and Λ"),
         ("re_z = -6", "re z = -6"),
+        ("$\\Vert \\partial L / \\partial K_k \\Vert$", "‖ ∂ L / ∂ K k ‖"),
         ("no math", "no math"),
     ],
 )
