@@ -9,8 +9,10 @@ researcher imports; its public API, by topic (each module's docstring says more)
 - methods as data: `ButcherTableau`, `TABLEAUS`; the controllers `IController`, `PIController`;
 - devices and seeds: `choose_device`, `available_devices`, `seed_everything`;
 - as submodules: models (`nodelib.models`), data sets (`nodelib.data`; `load_digits` needs
-  scikit-learn, from ``pip install "nodelib[course]"``) and several seeds trained at once
-  (`nodelib.ensemble`).
+  scikit-learn, from ``pip install "nodelib[course]"``), several seeds trained at once
+  (`nodelib.ensemble`), and torchdiffeq's interface with its method names and meanings
+  (`nodelib.torchdiffeq`: `from nodelib.torchdiffeq import odeint` replaces
+  `from torchdiffeq import odeint`).
 
 Two subpackages belong to the course *Neural ODEs from First Principles*:
 
@@ -55,6 +57,7 @@ _SUBMODULES = (
     "ensemble",
     "models",
     "theory",
+    "torchdiffeq",
 )
 
 
@@ -103,4 +106,5 @@ __all__ = [
     "seed_everything",
     "solve",
     "theory",
+    "torchdiffeq",
 ]

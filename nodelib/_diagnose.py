@@ -62,8 +62,9 @@ def check_max_steps(p: Problem, stats: dict, t: float, y: Tensor, h: float, name
 def check_underflow(p: Problem, t: float, y: Tensor, h: float, nonfinite: bool, name: str):
     """Raise when the adaptive step size fell below min_step or the resolution of t."""
     min_step = float(p.options.get("min_step", 0.0))
-    # `not >=` also catches a NaN step size.
-    if h >= max(min_step, 4 * torch.finfo(y.dtype).eps * max(1.0, abs(t))):
+    # `not >=` also catches a NaN step size. The loop's time is a float64 whatever the state's
+    # dtype (as in torchdiffeq), so a float32 solve may step across a jump in tiny steps.
+    if h >= max(min_step, 4 * torch.finfo(torch.float64).eps * max(1.0, abs(t))):
         return
     where = f"t={p.direction * t:.10g}"
     if nonfinite:

@@ -1,7 +1,8 @@
 """Newton's method for the implicit equation of one step of an implicit method.
 
 Every implicit method in nodelib (the θ-method in `nodelib.implicit`, BDF in
-`nodelib.multistep`) solves, once per step, an equation of the form
+`nodelib.multistep`, each stage of a diagonally implicit Runge–Kutta method in
+`nodelib.implicit_rk`) solves, once per step, an equation of the form
 
     G(Y) = Y - c - h·β·f(t_{n+1}, Y) = 0,
 
@@ -14,7 +15,8 @@ Design limits, on purpose:
 
 - J is a dense (n, n) matrix computed by `torch.func.jacrev` on the flattened state,
   which costs n reverse passes (vectorised) and n² memory: these methods suit small
-  systems, n up to a few thousand unknowns.
+  systems, n up to a few thousand unknowns. A field jacrev cannot trace (the adjoint's
+  augmented system calls autograd itself) gets forward differences, n + 1 evaluations.
 - J is computed without autograd history (it only steers the iteration, it does not
   move the solution), but the iterates are recorded by autograd, so backpropagating
   through a solve differentiates the Newton iterations naively. Each iteration
@@ -24,7 +26,9 @@ Design limits, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any, NamedTuple
@@ -101,9 +105,15 @@ def newton_kwargs(options: Mapping[str, Any] | None) -> dict[str, Any]:
 def vector_field_jacobian(f: VectorField, t: Tensor, y: Tensor) -> Tensor:
     """The dense Jacobian ∂f/∂y at (t, y) of the flattened state, without autograd history.
 
+    By `torch.func.jacrev` when f can be traced by it. A field it cannot trace (one that
+    calls autograd itself, as the adjoint's augmented system does, or reads values on the
+    host) gets forward differences instead: n + 1 evaluations of f, accurate to about
+    sqrt(eps), which is plenty for a matrix that only steers Newton's iteration. The choice
+    is remembered for that f, so the failed trace is paid once per solve.
+
     Args:
         f: the vector field, f(t, y) -> tensor of y's shape.
-        t: 0-d tensor.
+        t: 0-d tensor (or a float, if f takes one).
         y: the state, any shape with n elements.
 
     Returns:
@@ -114,11 +124,35 @@ def vector_field_jacobian(f: VectorField, t: Tensor, y: Tensor) -> Tensor:
     def flat_f(y_flat: Tensor) -> Tensor:  # (n,) -> (n,)
         return f(t, y_flat.reshape(shape)).reshape(-1)
 
-    # jacrev is a function transform: it differentiates even inside no_grad, while
-    # no_grad keeps parameters of f out of the (unneeded) history of J.
+    if f not in _UNTRACEABLE:
+        # jacrev is a function transform: it differentiates even inside no_grad, while
+        # no_grad keeps parameters of f out of the (unneeded) history of J.
+        try:
+            with torch.no_grad():
+                jac = torch.func.jacrev(flat_f)(y.detach().reshape(-1))
+            return jac.detach().contiguous()
+        except RuntimeError:
+            with contextlib.suppress(TypeError):  # f may not allow weak references
+                _UNTRACEABLE.add(f)
+    return _difference_jacobian(flat_f, y.detach().reshape(-1))
+
+
+# Vector fields torch.func could not trace (weakly held: a solve's field dies with the solve).
+_UNTRACEABLE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _difference_jacobian(flat_f: Callable[[Tensor], Tensor], y: Tensor) -> Tensor:
+    """Forward differences, column by column: (f(y + δ_j e_j) - f(y)) / δ_j, `(n, n)`."""
+    eps = float(torch.finfo(y.dtype).eps)
     with torch.no_grad():
-        jac = torch.func.jacrev(flat_f)(y.detach().reshape(-1))
-    return jac.detach().contiguous()
+        f0 = flat_f(y)
+        deltas = (math.sqrt(eps) * torch.clamp(y.abs(), min=1.0)).tolist()
+        columns = []
+        for j, delta in enumerate(deltas):
+            shifted = y.clone()
+            shifted[j] += delta
+            columns.append((flat_f(shifted) - f0) / delta)
+    return torch.stack(columns, dim=1).contiguous()
 
 
 class FactoredMatrix(NamedTuple):

@@ -10,21 +10,25 @@ check raises an error that names the argument and says what to do.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from nodelib._callbacks import Callbacks, find_callbacks
 from nodelib._state import StateLayout
+from nodelib._tolerances import _check_tolerance, tolerance
 from nodelib._types import Field, State, Time
+
+__all__ = ["Problem", "_check_tolerance", "_check_y0", "make_problem"]  # per_sample uses both
 
 # Every option some method reads (nodelib.odeint.method_options says which method reads which).
 _KNOWN_OPTIONS = frozenset(
     {"step_size", "first_step", "max_num_steps", "min_step", "max_step", "controller", "norm",
      "theta", "newton_tol", "newton_max_iter", "step_t", "jump_t", "safety", "ifactor",
-     "dfactor", "per_sample", "batch_dim"}
+     "dfactor", "per_sample", "batch_dim", "force_min_step", "interp", "perturb", "solver",
+     "max_order", "max_iters"}
 )  # fmt: skip
 
 
@@ -81,43 +85,33 @@ def _check_t(t: object, device: torch.device, dtype: torch.dtype) -> Tensor:
     return t
 
 
-def _check_tolerance(name: str, value: object) -> float:
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(
-                f"{name} must be a number; per-component tolerances are not supported."
-            )
-        value = float(value)
-    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-        raise TypeError(f"{name} must be a non-negative number, got {value!r}.")
-    if value < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}; for example {name}=1e-6.")
-    return float(value)
-
-
 @dataclass
 class Problem:
     """An initial value problem in the integrators' normal form (time increasing, one tensor).
 
-    Internal time is the user's time times `direction`. `fn(t, y)` takes it as a float
-    or (when the solve is differentiated with respect to the times) as a 0-d tensor,
-    and counts its evaluations in `nfe`.
+    Internal time is the user's time times `direction`, kept as Python floats (float64).
+    `fn(t, y)` takes it as a float or (when the solve is differentiated with respect to
+    the times) as a 0-d tensor, calls the user's func with it in the state's dtype (as
+    torchdiffeq does: a float32 field gets float32 times whatever t's dtype), and counts
+    its evaluations in `nfe`.
     """
 
     fn: Field
     y0: Tensor  # (*shape) or (n,) for a tuple state
     times: list[float]  # output times, increasing (negated when the user's t decreases)
     direction: float  # +1.0 or -1.0
-    rtol: float
-    atol: float
+    rtol: float | Tensor  # a number, or per-element tolerances shaped like y0
+    atol: float | Tensor
     options: dict
-    t_dtype: torch.dtype
-    time: Callable[[float], Tensor]  # internal float time -> 0-d tensor of t's dtype
+    t_dtype: torch.dtype  # the dtype of the times func receives: the state's
+    time: Callable[[float], Tensor]  # internal float time -> 0-d tensor of t_dtype
     unflatten: Callable[[Tensor], State]  # (len(t), *state) -> what odeint returns
     norm: Callable[[Tensor], Tensor] | None = None
     t_grad: Tensor | None = None  # the internal times with the graph to the user's t
     time_eps: float = 1e-13  # output times this close (relative) to a step's end are on it
     nfe: list[int] = field(default_factory=lambda: [0])
+    callbacks: Callbacks | None = None  # torchdiffeq's callback_* methods of func
+    user_t_dtype: torch.dtype = torch.float64  # the dtype of the user's t
 
     @property
     def t_start(self) -> Time:
@@ -209,8 +203,14 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     parts = _check_y0(y0)
     dtype, device = parts[0].dtype, parts[0].device
     t = _check_t(t, device, dtype)
-    rtol, atol = _check_tolerance("rtol", rtol), _check_tolerance("atol", atol)
-    if rtol == 0 and atol == 0:
+    rtol = tolerance("rtol", rtol, parts, is_tuple)
+    atol = tolerance("atol", atol, parts, is_tuple)
+    both_zero = (
+        rtol == 0 and atol == 0  # numbers: no read of a device tensor
+        if isinstance(rtol, float) and isinstance(atol, float)
+        else bool(torch.as_tensor(rtol == 0).logical_and(torch.as_tensor(atol == 0)).any())
+    )
+    if both_zero:
         raise ValueError("rtol and atol are both 0: at least one tolerance must be positive.")
     options = dict(options or {})
     _check_options(options, valid, method)
@@ -222,8 +222,10 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     max_steps = options.get("max_num_steps", 1)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"options['max_num_steps'] must be a positive integer, got {max_steps!r}.")
-    direction = -1.0 if t.numel() > 1 and float(t[1].detach()) < float(t[0].detach()) else 1.0
-    t_dtype, layout = t.dtype, StateLayout.of(parts, is_tuple=is_tuple)
+    ts = t.detach().tolist()  # one read of the device for the times and their direction
+    direction = -1.0 if len(ts) > 1 and ts[1] < ts[0] else 1.0
+    # func gets times in the state's dtype (torchdiffeq's convention); the loop keeps float64.
+    t_dtype, layout = dtype, StateLayout.of(parts, is_tuple=is_tuple)
 
     def time(s: float) -> Tensor:
         return torch.scalar_tensor(s, dtype=t_dtype, device=device)
@@ -233,7 +235,7 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
     return Problem(
         fn=fn,
         y0=layout.join(parts) if is_tuple else parts[0],
-        times=[direction * float(s) for s in t.detach().tolist()],
+        times=[direction * s for s in ts],
         direction=direction,
         rtol=rtol,
         atol=atol,
@@ -242,9 +244,13 @@ def make_problem(func, y0, t, rtol, atol, options, *, valid: frozenset, method: 
         time=time,
         unflatten=layout.unflatten if is_tuple else _identity,
         norm=_check_norm(options.get("norm"), layout, options.get("batch_dim"), parts[0]),
-        t_grad=direction * t if t.requires_grad and torch.is_grad_enabled() else None,
-        time_eps=4 * torch.finfo(t_dtype).eps,
+        t_grad=direction * t.to(dtype) if t.requires_grad and torch.is_grad_enabled() else None,
+        time_eps=4 * max(torch.finfo(t.dtype).eps, torch.finfo(dtype).eps),
         nfe=nfe,
+        callbacks=find_callbacks(
+            func, direction, t.dtype, device, layout.unflatten if is_tuple else _identity
+        ),
+        user_t_dtype=t.dtype,
     )
 
 

@@ -41,6 +41,8 @@ def _neighbours(s: float, t_dtype: torch.dtype) -> tuple[float, float]:
 
 
 def _internal(values: object, name: str, direction: float) -> list[float]:
+    if values is None:  # the option is not given: no tensor to build and read back
+        return []
     try:
         flat = torch.as_tensor(values, dtype=torch.float64).reshape(-1).tolist()
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -67,8 +69,8 @@ def adaptive_stops(times: list[float], options: dict, direction: float, t_dtype,
         t_grad: the user's times as internal tensors with a graph, or None.
     """
     t0, t_end = times[0], times[-1]
-    jumps = set(_internal(options.get("jump_t", []), "jump_t", direction))
-    marks = set(_internal(options.get("step_t", []), "step_t", direction)) | jumps
+    jumps = set(_internal(options.get("jump_t"), "jump_t", direction))
+    marks = set(_internal(options.get("step_t"), "step_t", direction)) | jumps
     inside = [*sorted(s for s in marks if t0 <= s < t_end), t_end]
     stops = []
     for s in inside:
@@ -93,6 +95,8 @@ def fixed_stops(times: list[float], options: dict, time_eps: float, t_grad) -> l
     step = float(step)
     if not step > 0:
         raise ValueError(f"options['step_size'] must be positive, got {step}.")
+    if math.isinf(times[-1]):  # no end (an event will end the solve): the grid, made on demand
+        return _EndlessGrid(times[0], step, options.get("max_num_steps", DEFAULT_MAX_NUM_STEPS))
     span = times[-1] - times[0]
     # A span that is a whole number of steps up to the resolution of t's dtype (a float32
     # 0.3 - 0.2 is 0.10000000894) must not get an extra step of a few ulps.
@@ -106,3 +110,18 @@ def fixed_stops(times: list[float], options: dict, time_eps: float, t_grad) -> l
         )
     grid = [Stop(times[0] + i * step) for i in range(1, n)]
     return [*grid, Stop(times[-1], None if t_grad is None else t_grad[-1])]
+
+
+@dataclass(frozen=True)
+class _EndlessGrid:
+    """t0 + i·step for i = 1, 2, ..., made when asked; the loop stops at max_num_steps."""
+
+    t0: float
+    step: float
+    max_steps: int
+
+    def __len__(self) -> int:
+        return self.max_steps + 1
+
+    def __getitem__(self, i: int) -> Stop:
+        return Stop(self.t0 + (i + 1) * self.step)

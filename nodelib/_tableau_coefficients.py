@@ -139,3 +139,54 @@ TSIT5_B_DENSE = tuple(
         ),
     )
 )
+
+
+# --- Implicit methods ------------------------------------------------------------------------
+# Their coefficients are irrational (square roots): written as in the cited tables, a + b√r,
+# and rounded once, here. Each tableau's order is checked by the order conditions on creation.
+_S2, _S3, _S6, _S15 = (float(x) ** 0.5 for x in (2, 3, 6, 15))
+
+# Gauss–Legendre collocation (Butcher 1964; HW II, §IV.5, Tables 5.1 and 5.2): s stages at the
+# Gauss points, order 2s, A-stable, R(∞) = ±1 (not L-stable), symplectic.
+GAUSS1_C, GAUSS1_A, GAUSS1_B = (0.5,), ((0.5,),), (1.0,)
+GAUSS2_C = (0.5 - _S3 / 6, 0.5 + _S3 / 6)
+GAUSS2_A = ((0.25, 0.25 - _S3 / 6), (0.25 + _S3 / 6, 0.25))
+GAUSS2_B = (0.5, 0.5)
+GAUSS3_C = (0.5 - _S15 / 10, 0.5, 0.5 + _S15 / 10)
+GAUSS3_A = (
+    (5 / 36, 2 / 9 - _S15 / 15, 5 / 36 - _S15 / 30),
+    (5 / 36 + _S15 / 24, 2 / 9, 5 / 36 - _S15 / 24),
+    (5 / 36 + _S15 / 30, 2 / 9 + _S15 / 15, 5 / 36),
+)
+GAUSS3_B = (5 / 18, 4 / 9, 5 / 18)
+
+# Radau IIA collocation (Ehle 1969; HW II, §IV.5, Table 5.5 and 5.6): s stages, the last at
+# c = 1, order 2s - 1, stiffly accurate (b = last row of A), A- and L-stable. One stage is
+# backward Euler.
+RADAU1_C, RADAU1_A, RADAU1_B = (1.0,), ((1.0,),), (1.0,)
+RADAU2_C, RADAU2_A, RADAU2_B = (1 / 3, 1.0), ((5 / 12, -1 / 12), (3 / 4, 1 / 4)), (3 / 4, 1 / 4)
+RADAU3_C = ((4 - _S6) / 10, (4 + _S6) / 10, 1.0)
+RADAU3_A = (
+    ((88 - 7 * _S6) / 360, (296 - 169 * _S6) / 1800, (-2 + 3 * _S6) / 225),
+    ((296 + 169 * _S6) / 1800, (88 + 7 * _S6) / 360, (-2 - 3 * _S6) / 225),
+    ((16 - _S6) / 36, (16 + _S6) / 36, 1 / 9),
+)
+RADAU3_B = RADAU3_A[-1]
+
+# Lobatto IIIA with two stages is the trapezoidal rule as a Runge–Kutta method (HW II, §IV.5,
+# Table 5.7): an explicit first stage f(t, y), A-stable, R(∞) = -1.
+LOBATTO2_C, LOBATTO2_A, LOBATTO2_B = (0.0, 1.0), ((0.0, 0.0), (0.5, 0.5)), (0.5, 0.5)
+
+# Two-stage SDIRK of order 2 with γ = 1 - √2/2 (R. Alexander 1977, SIAM J. Numer. Anal. 14,
+# 1006-1021; HW II, §IV.6): stiffly accurate, L-stable, one LU per step (both a_ii = γ).
+_G = 1 - _S2 / 2
+SDIRK2_C, SDIRK2_A, SDIRK2_B = (_G, 1.0), ((_G, 0.0), (1 - _G, _G)), (1 - _G, _G)
+
+# TR-BDF2 (Bank, Coughran, Fichtner, Grosse, Rose & Smith 1985; as an ESDIRK: Hosea & Shampine
+# 1996, Appl. Numer. Math. 20, 21-37): a trapezoidal step to t + 2γh, then BDF2 to t + h, with
+# γ = 1 - √2/2 (that is d = γ; 2γ = 2 - √2 the fraction of the trapezoidal step). Explicit first
+# stage, stiffly accurate, L-stable, order 2.
+_W = _S2 / 4
+TRBDF2_C = (0.0, 2 * _G, 1.0)
+TRBDF2_A = ((0.0, 0.0, 0.0), (_G, _G, 0.0), (_W, _W, _G))
+TRBDF2_B = (_W, _W, _G)

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from nodelib._callbacks import NAMES as CALLBACK_NAMES
 from nodelib._state import StateLayout
 from nodelib._types import State, UserField
 from nodelib.odeint import method_options, odeint
@@ -59,12 +60,14 @@ class _Layout:
         return self.p.size
 
     def augmented_parts(self, z: Tensor) -> tuple[Tensor, ...]:
-        """(y parts..., a parts..., a_theta parts..., [a_t]) as views of z (n_aug,)."""
+        """(a_t, y parts..., a parts..., a_theta parts...) as views of z (n_aug,), in
+        torchdiffeq's order; a_t is a zero when t does not require grad."""
         n_y = self.n_y
         y = self.y.split(z[:n_y])
         a = self.y.split(z[n_y : 2 * n_y])
         p = self.p.split(z[2 * n_y : 2 * n_y + self.n_p])
-        return y + a + p + ((z[-1],) if self.with_time else ())
+        a_t = z[-1] if self.with_time else torch.zeros((), dtype=z.dtype, device=z.device)
+        return (a_t, *y, *a, *p)
 
 
 @dataclass
@@ -84,6 +87,9 @@ def _counting(func: UserField, stats: MutableMapping[str, int], key: str) -> Use
         stats[key] += 1
         return func(t, y)
 
+    for name in (*CALLBACK_NAMES, *(n + "_adjoint" for n in CALLBACK_NAMES)):
+        if hasattr(func, name):  # the solves still call func's callbacks
+            setattr(counted, name, getattr(func, name))
     return counted
 
 
@@ -93,6 +99,10 @@ class _Augmented:
     def __init__(self, cfg: _Config, layout: _Layout, params: tuple[Tensor, ...]) -> None:
         self.cfg, self.layout, self.params = cfg, layout, params
         self.zeros = [torch.zeros(p.numel(), dtype=p.dtype, device=p.device) for p in params]
+        for name in CALLBACK_NAMES:  # func.callback_step_adjoint etc. see the backward solves
+            callback = getattr(cfg.func, name + "_adjoint", None)
+            if callback is not None:
+                setattr(self, name, _on_parts(callback, layout))
 
     def __call__(self, s: Tensor, z: Tensor) -> Tensor:
         n_y, cfg = self.layout.n_y, self.cfg
@@ -114,6 +124,11 @@ class _Augmented:
         if self.layout.with_time:
             pieces.append(torch.zeros_like(z[-1:]) if vjps[-1] is None else vjps[-1].reshape(1))
         return torch.cat(pieces)  # (n_aug,)
+
+
+def _on_parts(callback: Callable, layout: _Layout) -> Callable:
+    """An adjoint callback, given the augmented state as its tuple of parts (as the norm is)."""
+    return lambda t, z, dt: callback(t, layout.augmented_parts(z), dt)
 
 
 def _or_zeros(grad: Tensor | None, like: Tensor) -> Tensor:
@@ -149,7 +164,7 @@ def _make_norm(spec: Any, layout: _Layout) -> Callable[[Tensor], Tensor]:
         return lambda err: spec(layout.augmented_parts(err))
     raise ValueError(
         f"adjoint_options['norm'] must be 'seminorm', 'default', None or a callable on the "
-        f"tuple (y parts, a parts, a_theta parts, [a_t]); got {spec!r}."
+        f"tuple (a_t, y parts, a parts, a_theta parts); got {spec!r}."
     )
 
 
@@ -324,8 +339,11 @@ def odeint_adjoint(
             are given). Its "norm" is "default" (the largest RMS of the scaled error over
             the blocks y, a, a_theta and a_t), "seminorm" (the blocks y and a only:
             Kidger, Chen & Lyons 2021), or a callable taking the tuple of scaled errors
-            (y parts..., a parts..., a_theta parts..., a_t if t requires grad) and
-            returning a 0-d tensor.
+            in torchdiffeq's order (a_t, y parts..., a parts..., a_theta parts...; a_t is
+            0-d, and zero when t does not require grad) and returning a 0-d tensor. The
+            backward solves call func's `callback_step_adjoint`, `callback_accept_step_adjoint`
+            and `callback_reject_step_adjoint` (`nodelib._callbacks`) with that tuple as
+            the state.
         adjoint_params: the tensors to differentiate with respect to, each requiring grad.
             Default: the parameters of func that require grad (func must then be an
             `nn.Module`). Tensors func uses but not listed here get no gradient.
@@ -357,6 +375,13 @@ def odeint_adjoint(
             raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}.")
         stats.setdefault("nfe_forward", 0)
         stats.setdefault("nfe_backward", 0)
+    for name, value, given in (("rtol", rtol, adjoint_rtol), ("atol", atol, adjoint_atol)):
+        per_element = isinstance(value, Tensor) and value.numel() > 1
+        if given is None and (per_element or isinstance(value, tuple | list)):
+            raise ValueError(
+                f"{name} is per-element, which fits the state but not the backward solve's "
+                f"augmented state: pass a number as adjoint_{name} too."
+            )
     options = dict(options or {})
     if adjoint_options is None:
         if options and adjoint_method not in (None, method):

@@ -27,7 +27,7 @@ from nodelib._problem import Problem
 from nodelib._state import StateLayout
 from nodelib._types import State, UserField
 from nodelib.integrate import Step, accepted_steps
-from nodelib.odeint import odeint, prepare
+from nodelib.odeint import _no_time_gradient, odeint, prepare
 from nodelib.steppers import Stepper
 
 __all__ = ["odeint_event"]
@@ -91,20 +91,22 @@ def odeint_event(
         func: the vector field, as for `odeint`.
         y0: the initial state `(*shape)`, or a tuple of tensors.
         t0: the initial time (a number or a 0-d tensor; it may require grad).
-        event_fn: g(t, y) -> a tensor with one element.
+        event_fn: g(t, y) -> a tensor: one value, or several (the event is then the first
+            time one of them changes sign, and t* is differentiated through that one).
         reverse_time: integrate towards decreasing t.
         odeint_interface: `nodelib.odeint` (one pass, backprop through the steps) or
             `nodelib.odeint_adjoint` (the event is located without a graph, then the
             state at t* is recomputed by the adjoint solve, which differentiates it).
-        **kwargs: rtol, atol, method (adaptive methods only), options, and for the
-            adjoint its own keyword arguments.
+        **kwargs: rtol, atol, method (an adaptive method, or a fixed-step one with
+            `options["step_size"]`), options, and for the adjoint its own keyword arguments.
 
     Returns:
         (t*, solution): the event time, a 0-d tensor, and the states at (t0, t*),
         `(2, *shape)` (a tuple of such for a tuple y0).
 
     Raises:
-        ValueError: a fixed-step method, or an event_fn that does not return one value.
+        ValueError: a fixed-step method without step_size, or an event_fn that returns
+            no tensor.
         nodelib.errors.MaxStepsError: no event within max_num_steps steps.
     """
     first = y0[0] if isinstance(y0, tuple | list) else y0
@@ -117,13 +119,13 @@ def odeint_event(
             func, y0, t, kwargs.get("rtol", 1e-7), kwargs.get("atol", 1e-9),
             kwargs.get("method", "dopri5"), kwargs.get("options"),
         )  # fmt: skip
-        if stepper.error_order is None:
+        if stepper.error_order is None and "step_size" not in p.options:
             raise ValueError(
-                "odeint_event needs an adaptive method (such as 'dopri5') without "
+                "odeint_event needs an adaptive method (such as 'dopri5') or a fixed "
                 "options['step_size']: the end of the integration is not known in advance."
             )
         p.times[-1] = math.inf  # no end time: the event ends the integration
-        step, theta = _first_event(p, stepper, event_fn)
+        step, theta, index = _first_event(p, stepper, event_fn)
         t_value = p.time(direction * (step.t + theta * step.h))
         if graph and p.t_grad is not None:  # t* fixed, y(t*) still depends on t0
             theta = (direction * t_value - step.t_arg) / step.h_arg
@@ -131,15 +133,26 @@ def odeint_event(
     if y_event is None:
         ys = odeint_interface(func, y0, torch.stack([t0, t_value]), **kwargs)
         y_event = tuple(y[-1] for y in ys) if isinstance(y0, tuple | list) else ys[-1]
-    return _differentiable_event(func, event_fn, p, y0, t_value, y_event)
+    if index is not None:  # several event values: the one that crossed decides t*
+        event_fn = _component(event_fn, index)
+    t_event, solution = _differentiable_event(func, event_fn, p, y0, t_value, y_event)
+    if graph and t0.requires_grad and p.t_grad is None:  # a method without time gradients
+        t_event = t_event + _no_time_gradient(t0, kwargs.get("method", "dopri5"), t_event)
+    return t_event, solution
 
 
-def _first_event(p: Problem, stepper: Stepper, event_fn: EventFn) -> tuple[Step, float]:
+def _component(event_fn: EventFn, index: int) -> EventFn:
+    return lambda t, y: event_fn(t, y).reshape(-1)[index]
+
+
+def _first_event(p: Problem, stepper: Stepper, event_fn: EventFn) -> tuple[Step, float, int | None]:
+    """(step, θ, index): the first step with an event, where, and which value crossed zero
+    (None for a one-value event_fn)."""
     watch, stats = EventWatch(p, event_fn), {"n_accepted": 0, "n_rejected": 0}
     for step in accepted_steps(p, stepper, stats):
         theta = watch.check(step)
         if theta is not None:
-            return step, theta
+            return step, theta, None if len(watch.reference) == 1 else watch.index
     raise AssertionError("the loop has no end time: it stops at an event or raises")
 
 

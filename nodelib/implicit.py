@@ -18,7 +18,6 @@ registry `IMPLICIT_METHODS` of the method names it accepts.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any, Protocol, runtime_checkable
@@ -33,9 +32,7 @@ from nodelib._newton import (
     default_newton_tol,
     implicit_matrix,
     newton_kwargs,
-    newton_solve,
     solve_implicit,
-    vector_field_jacobian,
 )
 
 __all__ = ["IMPLICIT_METHODS", "FixedStepper", "ThetaMethod", "theta_step"]
@@ -219,42 +216,6 @@ def theta_step(
             )
         y_guess = guess.expand(y.shape).clone()
     return _theta_solve(f, t, y, h, f(t, y), theta, y_guess, tol, max_iter)
-
-
-# 3-stage Radau IIA, order 5, L-stable (Hairer & Wanner II, §IV.5).
-_S6 = math.sqrt(6.0)
-_RADAU_C = ((4 - _S6) / 10, (4 + _S6) / 10, 1.0)
-_RADAU_A = (
-    ((88 - 7 * _S6) / 360, (296 - 169 * _S6) / 1800, (-2 + 3 * _S6) / 225),
-    ((296 + 169 * _S6) / 1800, (88 + 7 * _S6) / 360, (-2 - 3 * _S6) / 225),
-    ((16 - _S6) / 36, (16 + _S6) / 36, 1 / 9),
-)
-
-
-def _radau_iia_step(
-    f: VectorField, t: Tensor, y: Tensor, h: float, *, tol: float | None, max_iter: int
-) -> Tensor:
-    """One step of the 3-stage Radau IIA method (order 5, L-stable), by simplified Newton.
-
-    Solves for the stage increments Z_i = h Σ_j a_ij f(t + c_j h, y + Z_j), a (3n)
-    system with Newton matrix I - h·(A ⊗ ∂f/∂y(t, y)), from Z = 0 (Hairer & Wanner II,
-    §IV.8); the method is stiffly accurate, so y_next = y + Z_3. BDF uses it for its
-    starting values, which an explicit method would spoil on a stiff problem.
-
-    Raises:
-        nodelib.errors.ConvergenceError: as `nodelib._newton.newton_solve`.
-    """
-    a = torch.tensor(_RADAU_A, dtype=y.dtype, device=y.device)  # (3, 3)
-    jac = vector_field_jacobian(f, t, y)  # (n, n)
-    matrix = torch.eye(3 * y.numel(), dtype=y.dtype, device=y.device) - h * torch.kron(a, jac)
-
-    def residual(z: Tensor) -> Tensor:  # (3, *y.shape)
-        fz = torch.stack([f(t + c * h, y + z[i]) for i, c in enumerate(_RADAU_C)])
-        return z - h * torch.tensordot(a, fz, dims=1)
-
-    z0 = torch.zeros((3, *y.shape), dtype=y.dtype, device=y.device)
-    z = newton_solve(residual, z0, jacobian=matrix, tol=tol, max_iter=max_iter, t=t + h)
-    return y + z[-1]
 
 
 def _theta_factory(options: Mapping[str, Any] | None) -> ThetaMethod:

@@ -54,10 +54,11 @@ def accepted_steps(p: Problem, stepper: Stepper, stats: dict[str, int]) -> Itera
     t, y, t_arg, norm = p.times[0], p.y0, p.t_start, p.norm or rms_norm
     stepper.start(p.fn, t_arg, y)
     f0, h, max_step = None, math.inf, float(p.options.get("max_step", math.inf))
+    floor, cb = _forced_min_step(p), p.callbacks
     if adaptive:
         controller = make_controller(p.options.get("controller"), p.options)
         state, (f0, h) = controller.initial_state(), _first_step(p, stepper, stops, y, norm)
-        h = min(max_step, h)
+        h = min(max_step, max(floor, h))
     i_stop, nonfinite = 0, False
     while i_stop < len(stops):
         check_max_steps(p, stats, t, y, h, stepper.name)
@@ -68,24 +69,35 @@ def accepted_steps(p: Problem, stepper: Stepper, stats: dict[str, int]) -> Itera
             check_underflow(p, t, y, h_try, nonfinite, stepper.name)
         h_arg = stop.tensor - t_arg if lands and stop.tensor is not None else h_try
         f = _left_of(p, stop) if lands and stop.jump else p.fn
+        if cb is not None:
+            cb.before(t, y, h_try)
         result = stepper.step(f, t_arg, y, h_arg, f0)
         if adaptive:
             ratio = stepper.error_ratio(result, y, p.rtol, p.atol, norm)
             nonfinite = not math.isfinite(ratio)
             accept, h_next, state = controller.decide(h_try, ratio, stepper.error_order, state)
+            accept = accept or h_try <= floor  # torchdiffeq's min_step: accepted whatever its error
+            if cb is not None:
+                cb.after(accept, t, y, h_try)
             if not accept:
                 stats["n_rejected"] += 1
-                h, f0 = h_next, result.f0
+                h, f0 = max(floor, h_next), result.f0
                 continue
-            h = min(h_next, max_step)
+            h = min(max(floor, h_next), max_step)
         stats["n_accepted"] += 1
         yield Step(t, h_try, y, result, t_arg, h_arg)
         t_arg = stop.tensor if lands and stop.tensor is not None else t_arg + h_try
         t, y, f0 = stop.t if lands else t + h_try, result.y1, result.f1
+        del result  # this step's stages must not stay alive while the next one is computed
         if lands:
             i_stop += 1
             if stop.jump:  # f jumps here: restart from its value on the right
                 f0 = p.fn(stop.right - stop.t + t_arg, y)
+
+
+def _forced_min_step(p: Problem) -> float:
+    """With options force_min_step, no step is shorter than min_step (0.0: no floor)."""
+    return float(p.options.get("min_step", 0.0)) if p.options.get("force_min_step") else 0.0
 
 
 def _first_step(p: Problem, stepper: Stepper, stops: list[Stop], y: Tensor, norm):
@@ -145,8 +157,11 @@ def integrate(p: Problem, stepper: Stepper, *, record: bool = False, watch=None)
         if theta is not None:
             event = (step, theta)
             break
+        del step  # not alive while the next step is computed (unless recorded)
     stats["nfe"] = p.nfe[0]
     stats["n_steps"] = stats["n_accepted"] + stats["n_rejected"]
+    if hasattr(stepper, "stats"):  # a method that steps inside (scipy_solver) counts its steps
+        stats.update(stepper.stats())
     return ys, stats, steps, event
 
 

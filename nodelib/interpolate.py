@@ -22,6 +22,8 @@ respect to the times. Their evaluations of f are counted like any other.
 
 from __future__ import annotations
 
+import weakref
+
 from torch import Tensor
 
 from nodelib._types import Field, Time
@@ -111,7 +113,18 @@ class Hermite:
     """
 
     def __init__(self, f: Field, t: Time, y0: Tensor, h: Time, result: StepResult) -> None:
-        self.f, self.t, self.y0, self.h, self.result = f, t, y0, h, result
+        self.f, self.t, self.y0, self.h = f, t, y0, h
+        # Weak: the result holds this interpolant, and a strong reference back would make a
+        # cycle that only Python's cycle collector frees, so every step's tensors would stay
+        # alive until it runs (the adjoint's memory grew with the number of steps).
+        self._result = weakref.ref(result)
+
+    @property
+    def result(self) -> StepResult:
+        """The step this interpolant belongs to (alive as long as anyone can call it)."""
+        r = self._result()
+        assert r is not None, "a Hermite interpolant outlived its step"
+        return r
 
     def __call__(self, theta: Time) -> Tensor:
         r = self.result

@@ -4,7 +4,9 @@
   an embedded pair, with the interpolant its tableau supports (`nodelib.interpolate`);
 - `DOP853` (`nodelib.dop853`): the method behind the name "dopri8";
 - `FixedMethod`: the implicit and multistep methods of chapters 1 and 2, which implement
-  the simpler `FixedStepper` protocol of `nodelib.implicit`, with Hermite dense output.
+  the simpler `FixedStepper` protocol of `nodelib.implicit`, with Hermite dense output;
+- `nodelib.implicit_rk.ImplicitRK` (implicit tableaux), `nodelib.adams.Adams` (variable-order
+  Adams) and `nodelib.scipy_solver.ScipyStepper`.
 
 `make_stepper` maps a method name and its options to one of these.
 """
@@ -18,7 +20,9 @@ from typing import Any
 from torch import Tensor
 
 from nodelib._types import Field, Time
+from nodelib.adams import ADAMS_METHODS
 from nodelib.implicit import IMPLICIT_METHODS, FixedStepper
+from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.interpolate import Continuous, Hermite, SideStep
 from nodelib.multistep import MULTISTEP_METHODS
 from nodelib.rk import RKCoefficients, rk_step
@@ -109,7 +113,7 @@ class FixedMethod:
 
 
 def make_stepper(
-    method: str, options: Mapping[str, Any], time: Callable[[float], Tensor]
+    method: str, options: Mapping[str, Any], time: Callable[[float], Tensor], *, problem=None
 ) -> Stepper:
     """The stepper for `method`; adaptive unless the options give a `step_size`.
 
@@ -117,7 +121,14 @@ def make_stepper(
         method: a name in `nodelib.METHODS`.
         options: the solve's options (the implicit methods read theta and newton_*).
         time: maps an internal float time to the tensor time the fixed steppers take.
+        problem: the `nodelib._problem.Problem` (scipy_solver reads its tolerances and span,
+            the Adams corrector its tolerances).
     """
+    if method == "scipy_solver":
+        from nodelib.scipy_solver import ScipyStepper
+
+        p = problem
+        return ScipyStepper(options, p.rtol, p.atol, p.times[-1], p.direction)
     if method == "dopri8":
         from nodelib.dop853 import DOP853
 
@@ -125,5 +136,9 @@ def make_stepper(
     tableau = TABLEAUS.get(method)
     if tableau is not None:
         return RKMethod(tableau, adaptive=tableau.is_adaptive and "step_size" not in options)
+    if method in ADAMS_METHODS:
+        return ADAMS_METHODS[method](options, problem.rtol, problem.atol)
+    if method in IMPLICIT_RK_METHODS:
+        return IMPLICIT_RK_METHODS[method](options)
     factory = IMPLICIT_METHODS.get(method) or MULTISTEP_METHODS[method]
     return FixedMethod(factory(options), time)

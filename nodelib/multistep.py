@@ -46,9 +46,10 @@ from nodelib._newton import (
     newton_kwargs,
     solve_implicit,
 )
-from nodelib.implicit import FixedStepper, _radau_iia_step
+from nodelib.implicit import FixedStepper
+from nodelib.implicit_rk import implicit_rk_step
 from nodelib.rk import RKCoefficients, rk_step
-from nodelib.tableau import RK4
+from nodelib.tableau import RADAU_IIA3, RK4
 
 __all__ = [
     "AB_COEFFICIENTS",
@@ -282,7 +283,10 @@ class BDF(_Multistep):
         return default_newton_tol(y.dtype) if self.newton_tol is None else self.newton_tol
 
     def _start_step(self, f, t, y, h):
-        return _radau_iia_step(f, t, y, h, tol=self._tol(y), max_iter=self.newton_max_iter)
+        y1, _ = implicit_rk_step(
+            f, t, y, h, RADAU_IIA3, tol=self._tol(y), max_iter=self.newton_max_iter
+        )
+        return y1
 
     def _advance(self, f, t, y, h):
         ys = list(self._ys)

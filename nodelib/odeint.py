@@ -11,11 +11,17 @@ output at any time.
 
 The methods, by name:
 
-- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, rk4, rk38;
-- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, bosh3, fehlberg45,
+- explicit Runge–Kutta, fixed step: euler, midpoint, heun, ralston, heun3, rk4, rk38;
+- explicit Runge–Kutta, adaptive embedded pairs: heun_euler, fehlberg12, bosh3, fehlberg45,
   dopri5 (the default), tsit5, dopri8;
-- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta;
-- linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4.
+- implicit one-step (fixed step, Newton): backward_euler, trapezoid, theta; the implicit
+  Runge–Kutta tableaux implicit_midpoint, gauss_legendre2, gauss_legendre3, radau_iia1,
+  radau_iia2, radau_iia3, lobatto_iiia2, sdirk2, trbdf2 (`nodelib.implicit_rk`);
+- linear multistep (fixed step): adams_bashforth1..4, adams_moulton2..4 (PECE), bdf1..4;
+  adams_bashforth and adams_moulton of variable order up to options["max_order"]
+  (`nodelib.adams`);
+- SciPy's integrators: scipy_solver (options["solver"]: "LSODA", "RK45", ..., see
+  `nodelib.scipy_solver`; no backprop through the solve, use `odeint_adjoint`).
 """
 
 from __future__ import annotations
@@ -28,24 +34,29 @@ import torch
 from torch import Tensor
 
 from nodelib._event_watch import EventFn, EventWatch
+from nodelib._fixed_grid import fixed_grid_options
 from nodelib._problem import Problem, make_problem
 from nodelib._types import State
+from nodelib.adams import ADAMS_METHODS, ADAMS_OPTIONS, Adams
 from nodelib.implicit import IMPLICIT_METHODS
+from nodelib.implicit_rk import IMPLICIT_RK_METHODS
 from nodelib.integrate import Step, integrate
 from nodelib.methods import FixedMethod, make_stepper
 from nodelib.multistep import MULTISTEP_METHODS
 from nodelib.per_sample import PerSampleSolution, integrate_per_sample
 from nodelib.per_sample import solution as per_sample_solution
+from nodelib.scipy_solver import SCIPY_OPTIONS
 from nodelib.steppers import Stepper
 from nodelib.tableau import TABLEAUS
 
 __all__ = ["METHODS", "Solution", "odeint", "solve"]
 
 # The options each kind of method reads; any other option raises, as an unknown one does.
-_FIXED_OPTIONS = frozenset({"step_size", "max_num_steps"})
+_FIXED_OPTIONS = frozenset({"step_size", "max_num_steps", "interp", "perturb"})
 _ADAPTIVE_OPTIONS = frozenset(
     {"first_step", "max_num_steps", "min_step", "max_step", "controller", "norm", "step_size",
-     "step_t", "jump_t", "safety", "ifactor", "dfactor", "per_sample", "batch_dim"}
+     "step_t", "jump_t", "safety", "ifactor", "dfactor", "per_sample", "batch_dim",
+     "force_min_step"}
 )  # fmt: skip
 _NEWTON_OPTIONS = frozenset({"newton_tol", "newton_max_iter"})
 
@@ -61,35 +72,79 @@ def method_options(method: str, options: dict | None) -> tuple[frozenset[str], s
         return _FIXED_OPTIONS, "a fixed-step method"
     if method == "theta":
         return _FIXED_OPTIONS | _NEWTON_OPTIONS | {"theta"}, "an implicit fixed-step method"
-    if method in IMPLICIT_METHODS or method.startswith("bdf"):
+    if method == "scipy_solver":
+        return SCIPY_OPTIONS, "SciPy's integrator"
+    if method in ADAMS_METHODS:
+        return _FIXED_OPTIONS | ADAMS_OPTIONS, "a variable-order Adams method"
+    if method in IMPLICIT_METHODS or method in IMPLICIT_RK_METHODS or method.startswith("bdf"):
         return _FIXED_OPTIONS | _NEWTON_OPTIONS, "an implicit fixed-step method"
     return _FIXED_OPTIONS, "a fixed-step multistep method"
 
 
-METHODS: tuple[str, ...] = (*TABLEAUS, *IMPLICIT_METHODS, *MULTISTEP_METHODS)
+METHODS: tuple[str, ...] = (
+    *TABLEAUS,
+    *IMPLICIT_METHODS,
+    *IMPLICIT_RK_METHODS,
+    *MULTISTEP_METHODS,
+    *ADAMS_METHODS,
+    "scipy_solver",
+)
 
 
 def prepare(func, y0, t, rtol, atol, method, options) -> tuple[Problem, Stepper]:
-    """Check the arguments; the problem in normal form and the method's stepper."""
+    """Check the arguments; the problem in normal form and the method's stepper.
+
+    A method that cannot carry the graph to the times (`FixedMethod`; `Adams`, whose
+    history restarts when h changes and reads h as a number) runs with `t` detached; `_run`
+    then makes a gradient with respect to `t` raise instead.
+    """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     valid, kind = method_options(method, options)
     p = make_problem(func, y0, t, rtol, atol, options, valid=valid, method=f"{method!r}, {kind}")
-    stepper = make_stepper(method, p.options, p.time)
-    if p.t_grad is not None and isinstance(stepper, FixedMethod):
-        raise ValueError(
-            f"t requires grad, but {method!r} (an implicit or multistep method) cannot be "
-            "differentiated with respect to the times: use an explicit Runge–Kutta method "
-            "(e.g. 'dopri5' or 'rk4'), nodelib.odeint_adjoint, or pass t.detach()."
-        )
+    stepper = make_stepper(method, p.options, p.time, problem=p)
+    if p.t_grad is not None and isinstance(stepper, FixedMethod | Adams):
+        p.t_grad = None
+    if stepper.error_order is None:
+        stepper = fixed_grid_options(stepper, p.options, p.t_dtype, p.direction)
+        if p.callbacks is not None:
+            p.callbacks.warn_if_fixed(method)
     return p, stepper
 
 
 def _run(func, y0, t, rtol, atol, method, options, record: bool, event_fn=None):
     p, stepper = prepare(func, y0, t, rtol, atol, method, options)
+    if len(p.times) == 1:  # nothing to integrate: y(t0) = y0, and func is not called
+        stats = {"nfe": 0, "n_steps": 0, "n_accepted": 0, "n_rejected": 0}
+        return p, p.y0[None], stats, [], None
     watch = None if event_fn is None else EventWatch(p, event_fn)
     ys, stats, steps, event = integrate(p, stepper, record=record, watch=watch)
-    return p, torch.stack(ys), stats, steps, event
+    ys = torch.stack(ys)
+    if torch.is_grad_enabled() and isinstance(t, Tensor) and t.requires_grad and p.t_grad is None:
+        ys = ys + _no_time_gradient(t, method, ys)
+    return p, ys, stats, steps, event
+
+
+class _NoTimeGradient(torch.autograd.Function):
+    """A zero that depends on t, whose backward raises: for methods without time gradients."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor, method: str, like: Tensor) -> Tensor:
+        ctx.method = method
+        return torch.zeros((), dtype=like.dtype, device=like.device)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        raise ValueError(
+            f"a gradient with respect to t was asked for, but {ctx.method!r} (an implicit or "
+            "multistep method) cannot be differentiated with respect to the times: use an "
+            "explicit Runge–Kutta method (e.g. 'dopri5' or 'rk4'), nodelib.odeint_adjoint, or "
+            "pass t.detach() (or take the gradient with respect to other inputs only)."
+        )
+
+
+def _no_time_gradient(t: Tensor, method: str, like: Tensor) -> Tensor:
+    return _NoTimeGradient.apply(t, method, like.detach())
 
 
 def odeint(
@@ -115,28 +170,42 @@ def odeint(
     step and ignores its error estimate.
 
     Gradients flow by backprop through every step, to y0, to func's parameters and to
-    `t` itself when it requires grad (explicit Runge–Kutta methods; the step sizes the
-    controller chose are held fixed, as in torchdiffeq).
+    `t` itself when it requires grad (explicit and implicit Runge–Kutta methods; the step
+    sizes the controller chose are held fixed, as in torchdiffeq; the θ-method, BDF and
+    fixed-order Adams methods raise when a gradient with respect to `t` is asked for).
+
+    As in torchdiffeq, func gets `t` in the state's dtype whatever t's dtype (the loop's
+    own time arithmetic is float64), and may define the step callbacks `callback_step`,
+    `callback_accept_step` and `callback_reject_step` (see `nodelib._callbacks`).
 
     Args:
-        func: the vector field, `func(t, y)` with t a 0-d tensor, returning dy/dt with
-            y's shape, dtype and device (a tuple of tensors for a tuple state).
+        func: the vector field, `func(t, y)` with t a 0-d tensor of y's dtype, returning
+            dy/dt with y's shape, dtype and device (a tuple of tensors for a tuple state).
         y0: the initial state, a floating tensor of any shape `(*shape)` or a tuple of them.
         t: the output times, 1-D `(T,)`, strictly increasing or strictly decreasing,
-            on y0's device. `t[0]` is the initial time.
-        rtol, atol: relative and absolute tolerances (adaptive methods only).
+            on y0's device. `t[0]` is the initial time; with one time, y0 is returned.
+        rtol, atol: relative and absolute tolerances (adaptive methods only): numbers,
+            or per-element tensors broadcastable to y0's shape (for a tuple y0, a tuple
+            with one number or tensor per part).
         method: one of `nodelib.METHODS` (see the module docstring).
         options: `step_size`, `first_step`, `max_num_steps` (default 100000),
             `min_step`, `max_step`, `controller` ("i" or "pi"), `norm` (a callable on the
             scaled error, with y0's structure, returning a 0-d tensor), and for implicit
-            methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`. Each
+            methods `theta` (method "theta" only), `newton_tol`, `newton_max_iter`;
+            `solver` for "scipy_solver" (see `nodelib.scipy_solver`), `max_order` and
+            `max_iters` for "adams_bashforth" and "adams_moulton" (`nodelib.adams`). Each
             method reads only some of them (`method_options` says which): fixed-step runs
             read `step_size` and `max_num_steps`; the step-size control options need an
             adaptive method without `step_size`; `newton_*` an implicit one. Adaptive
             methods also read `step_t` (times to step to exactly, e.g. kinks of f) and
             `jump_t` (times where f jumps: stepped to, with f restarted on the far side),
             with torchdiffeq's meaning (`nodelib._stops`), and torchdiffeq's `safety`,
-            `ifactor`, `dfactor`, which set those fields of the controller. For a batch of
+            `ifactor`, `dfactor`, which set those fields of the controller; `min_step` with
+            `force_min_step=True` takes steps of at least min_step and accepts them whatever
+            their error (torchdiffeq's min_step; without it a shorter step raises). Fixed-step
+            runs also read torchdiffeq's `interp` ("linear" or "cubic" outputs between grid
+            points; default: the method's own dense output) and `perturb` (f evaluated one
+            ulp inside each step; `nodelib._fixed_grid`). For a batch of
             independent problems along dimension 0 of y0: `per_sample=True` gives every row
             its own steps (and, with t of shape `(batch, T)`, its own output times; the
             result is then `(T, batch, *shape)`; see `nodelib.per_sample`), and
@@ -257,6 +326,7 @@ def solve(
     if event is not None:
         step, theta = event
         with torch.no_grad():
-            sol.event_t = p.time(p.direction * (step.t + theta * step.h))
+            t_event = p.direction * (step.t + theta * step.h)  # in the dtype of the user's t
+            sol.event_t = torch.scalar_tensor(t_event, dtype=p.user_t_dtype, device=p.y0.device)
             sol.event_y = p.unflatten(step(theta))
     return sol

@@ -107,30 +107,20 @@ class PerSampleSolve:
         return out if self.direction > 0 else -out
 
     def run(self, first_step: float | None = None, max_step: float = math.inf) -> PerSampleSolve:
-        """Integrate every row to its last output time; fill `ys` and the statistics."""
-        y, tg = self.y0, self.tgrid
-        self.ys = y.new_zeros((tg.shape[1], *y.shape))
-        self.ys[0] = y
-        rows = torch.arange(y.shape[0], device=y.device)
-        t, t_end = tg[:, 0], tg[:, -1]
+        """Integrate every row to its last output time; fill `ys` and the statistics.
+
+        The host reads the device once per iteration (on a GPU each read waits for the
+        queued work): one small tensor says whether a row underflowed, how many outputs
+        the busiest row passed and how many rows finished.
+        """
+        rows, y, t, t_end, f0, h, n_live = self._start(first_step, max_step)
         col = partial(_column, like=y)
-        live = t_end > t
-        rows, y, t, t_end = rows[live], y[live], t[live], t_end[live]
         next_out = torch.ones_like(rows)
-        f0 = self.f(t, y)
-        self.nfe[rows] += 1
         k_order = self.tableau.embedded_order + 1
-        if first_step is None:
-            with torch.no_grad():  # step sizes are not differentiated (as in nodelib.integrate)
-                h = _initial_step(self.f, t, y, f0, k_order - 1, self.rtol, self.atol, col)
-            self.nfe[rows] += 1
-        else:
-            h = torch.full_like(t, float(first_step))
-        h = h.clamp(max=max_step)
         stages, iterations = len(self.coeffs.c) - 1, 0  # FSAL: the first stage is f0
-        while rows.numel():
+        while n_live:
             iterations += 1
-            lands, h_try = self._clip(rows, t, t_end, h, iterations)
+            lands, h_try, bad = self._clip(t, t_end, h, iterations)
             y1, err, k = rk_step(self.f, col(t), y, col(h_try), self.coeffs, f0)
             self.nfe[rows] += stages
             with torch.no_grad():
@@ -142,34 +132,67 @@ class PerSampleSolve:
             interp = self._interpolant(y, y1, k, f0, col(h_try), col)
             if self.record:
                 self.steps.append((rows, t, h_try, accept, interp))
-            self._emit(rows, t, h_try, t1, y1, accept, next_out, interp)
+            done = accept & lands
+            count, snap = self._outputs_in(rows, t1, accept, next_out)
+            underflow, n_emit, n_done = torch.stack(
+                [bad.any().long(), count.max(), done.sum()]
+            ).tolist()  # the iteration's one read of the device
+            if underflow:
+                self._underflow(rows, bad)
+            for j in range(n_emit):
+                self._emit(rows, t, h_try, t1, y1, next_out + j, j < count, snap, interp)
+            next_out += count
             y, t = torch.where(col(accept), y1, y), torch.where(accept, t1, t)
             f0, h = torch.where(col(accept), k[-1], f0), h.clamp(max=max_step)
-            keep = ~(accept & lands)
-            if not bool(keep.all()):  # rows at their end leave the batch
-                rows, y, t, t_end, h = rows[keep], y[keep], t[keep], t_end[keep], h[keep]
-                f0, next_out = f0[keep], next_out[keep]
+            if n_done:  # rows at their end leave the batch
+                n_live -= n_done
+                rows, y, t, t_end, h, f0, next_out = _compact(
+                    ~done, n_live, rows, y, t, t_end, h, f0, next_out
+                )
+        self.ys = self.ys[:-1]
         return self
 
-    def _clip(self, rows: Tensor, t: Tensor, t_end: Tensor, h: Tensor, iterations: int):
-        """Land exactly on each row's end; refuse an underflowing or endless row."""
+    def _start(self, first_step: float | None, max_step: float):
+        """The rows with something to solve, their f0 and first step; `ys` holds y0."""
+        y, tg = self.y0, self.tgrid
+        self.ys = y.new_zeros((tg.shape[1] + 1, *y.shape))  # the last slot takes stray writes
+        self.ys[0] = y
+        live = tg[:, -1] > tg[:, 0]
+        n_live = int(live.sum())
+        rows = torch.arange(y.shape[0], device=y.device)
+        rows, y, t, t_end = _compact(live, n_live, rows, y, tg[:, 0], tg[:, -1])
+        f0 = self.f(t, y)
+        self.nfe[rows] += 1
+        if first_step is None:
+            with torch.no_grad():  # step sizes are not differentiated (as in nodelib.integrate)
+                order, col = self.tableau.embedded_order, partial(_column, like=y)
+                h = _initial_step(self.f, t, y, f0, order, self.rtol, self.atol, col)
+            self.nfe[rows] += 1
+        else:
+            h = torch.full_like(t, float(first_step))
+        return rows, y, t, t_end, f0, h.clamp(max=max_step), n_live
+
+    def _clip(self, t: Tensor, t_end: Tensor, h: Tensor, iterations: int):
+        """Land exactly on each row's end: (lands, h_try, underflowing rows)."""
         rem = t_end - t
         lands = h >= rem
         h_try = torch.where(lands, rem, h)
         tiny = 4 * torch.finfo(t.dtype).eps * t.abs().clamp_min(1.0)
         bad = ~lands & ~(h_try >= tiny)  # `~(>=)` also catches NaN
-        if bool(bad.any()):
-            row = int(rows[bad.nonzero()[0, 0]])
-            raise StepSizeError(
-                f"the step size of row {row} fell below the resolution of its time: that "
-                "problem may blow up there, or its tolerances are tighter than the dtype allows."
-            )
         if iterations > self.max_steps:  # every row still here tried a step each iteration
             raise MaxStepsError(
                 f"a row took max_num_steps={self.max_steps} steps: pass a larger "
                 "options={'max_num_steps': ...} or looser tolerances."
             )
-        return lands, h_try
+        return lands, h_try, bad
+
+    @staticmethod
+    def _underflow(rows: Tensor, bad: Tensor):
+        row = int(rows[bad.nonzero()[0, 0]])
+        raise StepSizeError(
+            f"the step size of row {row} fell below the resolution of its time: that "
+            "problem may blow up there, or its tolerances are tighter than the dtype allows."
+        )
 
     def _interpolant(self, y, y1, k, f0, h, col):
         """θ `(n,)` -> the rows at t + θh: the continuous extension, or cubic Hermite."""
@@ -178,20 +201,24 @@ class PerSampleSolve:
             return lambda theta: rk_dense(y, k, h, b_dense, col(theta))
         return lambda theta: hermite(y, y1, f0, k[-1], h, col(theta))
 
-    def _emit(self, rows, t, h, t1, y1, accept, next_out, interp) -> None:
-        """Write each row's outputs in (t, t1] into `ys`; advance `next_out` in place."""
-        tg, last = self.tgrid, self.tgrid.shape[1] - 1
-        snap = 4 * torch.finfo(tg.dtype).eps * t1.abs().clamp_min(1.0)
-        while True:
-            tn = tg[rows, next_out.clamp(max=last)]
-            inside = accept & (next_out <= last) & (tn <= t1 + snap)
-            if not bool(inside.any()):
-                return
-            value = interp(((tn - t) / h).clamp(0.0, 1.0))
-            value = torch.where(_column((tn - t1).abs() <= snap, y1), y1, value)
-            sel = inside.nonzero().squeeze(1)
-            self.ys.index_put_((next_out[sel], rows[sel]), value[sel])
-            next_out += inside.long()
+    def _outputs_in(self, rows, t1, accept, next_out) -> tuple[Tensor, Tensor]:
+        """How many of each row's output times the step passed (t1 + snap included): `(n,)`."""
+        snap = 4 * torch.finfo(self.tgrid.dtype).eps * t1.abs().clamp_min(1.0)
+        passed = torch.searchsorted(self.tgrid[rows], (t1 + snap).unsqueeze(1), right=True)
+        return torch.where(accept, passed.squeeze(1) - next_out, 0).clamp_min(0), snap
+
+    def _emit(self, rows, t, h, t1, y1, out, valid, snap, interp) -> None:
+        """Write output number `out` `(n,)` of the valid rows into `ys`, the others aside."""
+        tn = self.tgrid[rows, out.clamp(max=self.tgrid.shape[1] - 1)]
+        value = interp(((tn - t) / h).clamp(0.0, 1.0))
+        value = torch.where(_column((tn - t1).abs() <= snap, y1), y1, value)
+        self.ys.index_put_((torch.where(valid, out, self.tgrid.shape[1]), rows), value)
+
+
+def _compact(keep: Tensor, n_keep: int, *xs: Tensor) -> list[Tensor]:
+    """The rows of each x where `keep` holds, in order, given their number (no host read)."""
+    order = torch.argsort((~keep).to(torch.uint8), stable=True)[:n_keep]
+    return [x.index_select(0, order) for x in xs]
 
 
 @dataclass

@@ -77,10 +77,14 @@ def combine(
 
     A float h takes one fused kernel per term, in place on a fresh tensor (autograd
     allows that); a tensor h (the solve is differentiated with respect to the times)
-    needs out-of-place products.
+    needs out-of-place products. The small terms are summed first and y added last: one
+    rounding at y's scale per step instead of one per stage (in float32 over hundreds of
+    steps the difference shows, e.g. in torchdiffeq's event tests).
     """
     if not terms:
         return y
+    if y is not None:
+        return combine(None, h, terms, k).add_(y)
     (j0, a0), *rest = terms
     if isinstance(h, Tensor):  # one fused kernel per term too (h broadcasts: (n, 1, ...))
         out = torch.mul(k[j0], h).mul_(a0) if y is None else torch.addcmul(y, h, k[j0], value=a0)

@@ -7,10 +7,12 @@ A Runge–Kutta method with s stages is given by its Butcher tableau (c, A, b):
 Butcher, "Numerical Methods for ODEs", ch. 3). Here the trees are generated recursively, so
 the conditions are never typed in by hand. Every tableau checks itself when it is created.
 
-Named tableaux: EULER, MIDPOINT, HEUN, RALSTON, RK4, RK38 (fixed step); HEUN_EULER, BOSH3,
-FEHLBERG45, DOPRI5, TSIT5, DOPRI8 (embedded pairs), collected in ``TABLEAUS`` (the solvers'
-methods). Implicit tableaux, for the stability theory only (``odeint`` does not step them):
-GAUSS_LEGENDRE2, in ``IMPLICIT_TABLEAUS``.
+Named tableaux: EULER, MIDPOINT, HEUN, RALSTON, HEUN3, RK4, RK38 (fixed step); HEUN_EULER,
+FEHLBERG12, BOSH3, FEHLBERG45, DOPRI5, TSIT5, DOPRI8 (embedded pairs), collected in ``TABLEAUS``
+(the explicit methods). Implicit tableaux, collected in ``IMPLICIT_TABLEAUS`` and stepped by
+`nodelib.implicit_rk` (fixed step, Newton on the stages): IMPLICIT_MIDPOINT, GAUSS_LEGENDRE2,
+GAUSS_LEGENDRE3 (Gauss: s stages, order 2s), RADAU_IIA1, RADAU_IIA2, RADAU_IIA3 (order 2s - 1),
+LOBATTO_IIIA2 (the trapezoidal rule), SDIRK2 and TRBDF2.
 """
 
 from __future__ import annotations
@@ -37,16 +39,26 @@ __all__ = [
     "DOPRI5",
     "DOPRI8",
     "EULER",
+    "FEHLBERG12",
     "FEHLBERG45",
     "GAUSS_LEGENDRE2",
+    "GAUSS_LEGENDRE3",
     "HEUN",
+    "HEUN3",
     "HEUN_EULER",
+    "IMPLICIT_MIDPOINT",
     "IMPLICIT_TABLEAUS",
+    "LOBATTO_IIIA2",
     "MIDPOINT",
+    "RADAU_IIA1",
+    "RADAU_IIA2",
+    "RADAU_IIA3",
     "RALSTON",
     "RK4",
     "RK38",
+    "SDIRK2",
     "TABLEAUS",
+    "TRBDF2",
     "TSIT5",
     "ButcherTableau",
     "elementary_weight",
@@ -365,6 +377,14 @@ RALSTON = ButcherTableau(
     order=2,
     reference="A. Ralston (1962), Math. Comp. 16, 431-437",
 )
+HEUN3 = ButcherTableau(
+    "heun3",
+    c=_q("0 1/3 2/3"),
+    a=_lower(["1/3", "0 2/3"]),
+    b=_q("1/4 0 3/4"),
+    order=3,
+    reference="K. Heun (1900), Z. Math. Phys. 45, 23-38; HNW I, Sect. II.1, Table 1.1",
+)
 RK4 = ButcherTableau(
     "rk4",
     c=_q("0 1/2 1/2 1"),
@@ -392,6 +412,21 @@ HEUN_EULER = ButcherTableau(
     b_error=_q("-1/2 1/2"),
     embedded_order=1,
     reference="Heun's method with Euler embedded; HNW I, Sect. II.4",
+)
+# Fehlberg's RK1(2): b_hat (order 1) is the last stage's argument; as in the other pairs (and in
+# torchdiffeq's fehlberg2) the higher-order b is propagated, so f(t + h, y1) is not a stage and
+# the pair is not FSAL. The estimate measures b_hat's error, whose leading term carries the
+# factor b_hat·c - 1/2 = -1/512: the propagated solution's error is not what it measures and
+# can exceed the tolerance by a factor of hundreds (tests/test_heun3_fehlberg12.py).
+FEHLBERG12 = ButcherTableau(
+    "fehlberg12",
+    c=_q("0 1/2 1"),
+    a=_lower(["1/2", "1/256 255/256"]),
+    b=_q("1/512 255/256 1/512"),
+    order=2,
+    b_error=_q("-1/512 0 1/512"),
+    embedded_order=1,
+    reference="E. Fehlberg (1969), NASA TR R-315, the RK1(2) pair; HNW I, Sect. II.4",
 )
 BOSH3 = ButcherTableau(
     "bosh3",
@@ -466,9 +501,11 @@ TABLEAUS: dict[str, ButcherTableau] = {
         MIDPOINT,
         HEUN,
         RALSTON,
+        HEUN3,
         RK4,
         RK38,
         HEUN_EULER,
+        FEHLBERG12,
         BOSH3,
         FEHLBERG45,
         DOPRI5,
@@ -477,15 +514,63 @@ TABLEAUS: dict[str, ButcherTableau] = {
     )
 }
 
-# The two-stage Gauss–Legendre method (collocation at the Gauss points; order 4, A-stable).
-_R3 = 3**0.5
-GAUSS_LEGENDRE2 = ButcherTableau(
-    "gauss_legendre2",
-    c=(0.5 - _R3 / 6, 0.5 + _R3 / 6),
-    a=((0.25, 0.25 - _R3 / 6), (0.25 + _R3 / 6, 0.25)),
-    b=(0.5, 0.5),
-    order=4,
-    reference="J. C. Butcher (1964), Math. Comp. 18, 50-64; HNW I, Sect. II.7",
-)
+# Implicit tableaux (coefficients in `_tableau_coefficients`), stepped by `nodelib.implicit_rk`.
+_HW = "Hairer & Wanner, Solving ODEs II, Sect. IV.5"
 
-IMPLICIT_TABLEAUS: dict[str, ButcherTableau] = {t.name: t for t in (GAUSS_LEGENDRE2,)}
+
+def _implicit(name: str, c, a, b, order: int, reference: str) -> ButcherTableau:
+    return ButcherTableau(name, c=c, a=a, b=b, order=order, reference=reference)
+
+
+IMPLICIT_MIDPOINT = _implicit(
+    "implicit_midpoint", _K.GAUSS1_C, _K.GAUSS1_A, _K.GAUSS1_B, 2,
+    "the one-stage Gauss method; " + _HW,
+)  # fmt: skip
+GAUSS_LEGENDRE2 = _implicit(
+    "gauss_legendre2", _K.GAUSS2_C, _K.GAUSS2_A, _K.GAUSS2_B, 4,
+    "J. C. Butcher (1964), Math. Comp. 18, 50-64; HNW I, Sect. II.7; " + _HW,
+)  # fmt: skip
+GAUSS_LEGENDRE3 = _implicit(
+    "gauss_legendre3", _K.GAUSS3_C, _K.GAUSS3_A, _K.GAUSS3_B, 6,
+    "J. C. Butcher (1964), Math. Comp. 18, 50-64; " + _HW + ", Table 5.2",
+)  # fmt: skip
+RADAU_IIA1 = _implicit(
+    "radau_iia1", _K.RADAU1_C, _K.RADAU1_A, _K.RADAU1_B, 1,
+    "backward Euler as the one-stage Radau IIA method; " + _HW,
+)  # fmt: skip
+RADAU_IIA2 = _implicit(
+    "radau_iia2", _K.RADAU2_C, _K.RADAU2_A, _K.RADAU2_B, 3,
+    "B. L. Ehle (1969), thesis, Univ. of Waterloo; " + _HW + ", Table 5.5",
+)  # fmt: skip
+RADAU_IIA3 = _implicit(
+    "radau_iia3", _K.RADAU3_C, _K.RADAU3_A, _K.RADAU3_B, 5,
+    "B. L. Ehle (1969); " + _HW + ", Table 5.6 (the method of the code RADAU5)",
+)  # fmt: skip
+LOBATTO_IIIA2 = _implicit(
+    "lobatto_iiia2", _K.LOBATTO2_C, _K.LOBATTO2_A, _K.LOBATTO2_B, 2,
+    "the trapezoidal rule as the two-stage Lobatto IIIA method; " + _HW + ", Table 5.7",
+)  # fmt: skip
+SDIRK2 = _implicit(
+    "sdirk2", _K.SDIRK2_C, _K.SDIRK2_A, _K.SDIRK2_B, 2,
+    "R. Alexander (1977), SIAM J. Numer. Anal. 14, 1006-1021; HW II, Sect. IV.6",
+)  # fmt: skip
+TRBDF2 = _implicit(
+    "trbdf2", _K.TRBDF2_C, _K.TRBDF2_A, _K.TRBDF2_B, 2,
+    "R. E. Bank et al. (1985), IEEE Trans. CAD 4, 436-451; M. E. Hosea & L. F. Shampine "
+    "(1996), Appl. Numer. Math. 20, 21-37",
+)  # fmt: skip
+
+IMPLICIT_TABLEAUS: dict[str, ButcherTableau] = {
+    t.name: t
+    for t in (
+        IMPLICIT_MIDPOINT,
+        GAUSS_LEGENDRE2,
+        GAUSS_LEGENDRE3,
+        RADAU_IIA1,
+        RADAU_IIA2,
+        RADAU_IIA3,
+        LOBATTO_IIIA2,
+        SDIRK2,
+        TRBDF2,
+    )
+}

@@ -16,6 +16,15 @@ them at start-up; a notebook that sets its own thread count keeps it);
 ``--jobs`` runs that many notebooks at once (use it with ``--threads 1``). Claims are
 recorded, not enforced, so one false claim does not hide the others; the exit code is 1 when
 a claim is false on some run or a notebook fails, else 0.
+
+``--lint`` executes nothing: it reads the lecture and solution notebooks (all of them, or
+those named: ``ch03`` names both ``chapters/ch03_*`` and ``solutions/ch03_*``) and lists
+every comparative or universal sentence that no claim of its section covers and no marker
+explains (the rules: ``scripts/claims_lint.py``), with a summary per notebook; the exit code
+is 1 when it finds one::
+
+    python scripts/check_claims.py --lint              # every lecture and solution notebook
+    python scripts/check_claims.py --lint ch03 solutions/ch06_neural_odes.ipynb
 """
 
 from __future__ import annotations
@@ -31,6 +40,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
+SOLUTIONS = ROOT / "solutions"
+
+sys.path.insert(0, str(ROOT / "scripts"))  # the lint's module sits beside this script
+from claims_lint import Finding, Report, lint_notebook  # noqa: E402
+
+__all__ = ["Finding", "Report", "chapter_paths", "lint", "lint_notebook", "lint_paths", "table"]
 CELL_TIMEOUT = 900  # seconds; a hung cell ends the run instead of the script
 
 
@@ -51,6 +66,32 @@ def chapter_paths(names: list[str]) -> list[Path]:
             raise SystemExit(f"no single lecture notebook matches {name!r}: use 1-6 or ch01")
         chosen.extend(matches)
     return chosen
+
+
+def lint_paths(names: list[str]) -> list[Path]:
+    """The notebooks the lint reads: every lecture and solution notebook, or those named."""
+    every = sorted(CHAPTERS.glob("ch[0-9][0-9]_*.ipynb")) + sorted(SOLUTIONS.glob("ch*.ipynb"))
+    chosen: list[Path] = []
+    for name in names or [""]:
+        if name.endswith(".ipynb"):
+            chosen.append(Path(name).resolve())
+            continue
+        prefix = f"ch{int(name):02d}" if name.isdigit() else name
+        matches = [p for p in every if p.name.startswith(prefix)]
+        if not matches:
+            raise SystemExit(f"no lecture or solution notebook matches {name!r}: use 1-6 or ch01")
+        chosen.extend(matches)
+    return chosen
+
+
+def lint(paths: list[Path]) -> tuple[str, list[Report]]:
+    """Lint each notebook; the text to print (findings, then a summary per notebook)."""
+    reports = [lint_notebook(path, root=ROOT) for path in paths]
+    lines = [str(finding) for report in reports for finding in report.findings]
+    lines += ["", *(report.summary() for report in reports)]
+    total = sum(len(report.findings) for report in reports)
+    lines.append(f"{total} unchecked or unreadable sentence(s) in {len(reports)} notebook(s).")
+    return "\n".join(lines), reports
 
 
 def _execute(path: Path, seed: int, threads: int | None) -> dict[str, Any]:
@@ -139,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--json", type=Path, help="also write every run as JSON")
+    parser.add_argument("--lint", action="store_true", help="lint the text; execute nothing")
     args = parser.parse_args(argv)
+    if args.lint:
+        text, reports = lint(lint_paths(args.chapters))
+        print(text)
+        return int(any(report.findings for report in reports))
     # "--seeds 0 1 ch03" takes ch03 as a seed: what is not a number is a chapter.
     args.chapters += [value for value in args.seeds if not value.isdigit()]
     args.seeds = [int(value) for value in args.seeds if value.isdigit()]

@@ -38,3 +38,32 @@ def wrong_answer_feedback(question_id: str, answer: Any) -> str:
     result = grade(question_id, answer)
     assert not result.passed and result.points == 0, f"{question_id} accepted a wrong answer"
     return "\n".join([result.feedback, *(t.feedback for t in result.tests if not t.passed)])
+
+
+class LyingFloat(float):
+    """A number that says it equals, and lies within, whatever it is compared with."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __le__ = __ge__ = __lt__ = __gt__ = __eq__
+    __hash__ = float.__hash__
+
+    def __sub__(self, other: object) -> float:
+        return 0.0
+
+    __rsub__ = __sub__
+
+
+class LyingStr(str):
+    """A string that says it equals every other string."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+    def strip(self, *args: object) -> LyingStr:  # type: ignore[override]
+        return self
+
+    lower = strip

@@ -422,20 +422,20 @@ def test_seminorm_gradient_is_accurate() -> None:
 
 
 def test_callable_norm_sees_the_augmented_tuple() -> None:
-    """A callable norm gets (y parts, a parts, a_theta parts, a_t) of the scaled error."""
+    """A callable norm gets (a_t, y parts, a parts, a_theta parts) of the scaled error."""
     func, y0, t = _wide_problem()
     seen: list[tuple[torch.Size, ...]] = []
 
     def semi(parts: tuple[Tensor, ...]) -> Tensor:
         seen.append(tuple(p.shape for p in parts))
-        y, a = parts[0], parts[1]  # the built-in seminorm: max of the RMS of y and of a
+        y, a = parts[1], parts[2]  # the built-in seminorm: max of the RMS of y and of a
         return torch.maximum(y.pow(2).mean().sqrt(), a.pow(2).mean().sqrt())
 
     stats: dict[str, int] = {}
     ys = odeint_adjoint(func, y0, t.requires_grad_(), adjoint_options={"norm": semi}, stats=stats)
     (ys[-1] ** 2).sum().backward()
     p_shapes = tuple(p.shape for p in func.parameters())
-    assert seen and seen[0] == (y0.shape, y0.shape, *p_shapes, torch.Size([]))
+    assert seen and seen[0] == (torch.Size([]), y0.shape, y0.shape, *p_shapes)
     assert stats["nfe_backward"] == _backward_nfe("seminorm", rtol=1e-7, atol=1e-9)[0] + 1
 
 

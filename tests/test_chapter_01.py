@@ -15,7 +15,7 @@ import pytest
 from _notebooks import assert_claims, execute_notebook, glued_floats
 
 NOTEBOOK = "chapters/ch01_ode_numerics_one_step.ipynb"
-N_CLAIMS = 19  # the sentences of the text that the notebook checks with nodelib.course.book.claim
+N_CLAIMS = 22  # the sentences of the text that the notebook checks with nodelib.course.book.claim
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from _notebooks import assert_claims, execute_notebook, glued_floats
 
 PATH = "chapters/ch02_runge_kutta_multistep_stability.ipynb"
-N_CLAIMS = 31  # the sentences of the text that the notebook checks with nodelib.course.book.claim
+N_CLAIMS = 34  # the sentences of the text that the notebook checks with nodelib.course.book.claim
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +52,17 @@ def test_work_precision_comparisons(glued: dict[str, float]) -> None:
     # Fixed steps: RK4's cheapest run (10 steps) beats Euler's and Heun's costliest (160 steps).
     assert glued["rk4_cheapest_nfe"] == 40
     assert glued["euler_costliest_nfe"] == 160 and glued["heun_costliest_nfe"] == 320
-    # Adaptive pairs on the Arenstorf orbit: loose, bosh3 is competitive; tight, high order wins.
-    assert glued["wp_loose_bosh3_nfe"] < glued["wp_loose_dopri5_nfe"]
-    assert glued["wp_loose_bosh3_error"] < 2 * glued["wp_loose_dopri5_error"]
-    assert glued["wp_tight_dopri5_nfe"] <= glued["wp_tight_bosh3_nfe"]
-    assert glued["wp_tight_factor"] > 100
-    assert glued["wp_tight_dopri8_nfe"] < glued["wp_tight_dopri5_nfe"]
-    assert glued["wp_tight_dopri8_error"] < glued["wp_tight_dopri5_error"]
+    # Adaptive pairs on the Arenstorf orbit, read off the lines at an error of 1e-2: the pair
+    # of higher order is cheaper (measured 5430, 1412 and 1185 evaluations); the orbit's
+    # radius is that of the Arenstorf orbit (about 1.3).
+    nfe = [glued[f"wp_nfe_{m}_at_0p01"] for m in ("bosh3", "dopri5", "dopri8")]
+    assert nfe[0] > 2 * nfe[1] and nfe[1] > nfe[2] > 0
+    assert 1.0 < glued["wp_orbit_radius"] < 1.6
+
+
+def test_rk4_is_stable_on_the_imaginary_axis_up_to_two_sqrt_two(glued: dict[str, float]) -> None:
+    # |R(iy)|^2 = 1 - y^6/72 + y^8/576 <= 1 exactly for y^2 <= 8 (the explorer's text).
+    assert glued["rk4_imaginary_edge"] == pytest.approx(2 * math.sqrt(2), abs=0.02)
 
 
 def test_richardson_extrapolation_gains_an_order(glued: dict[str, float]) -> None:

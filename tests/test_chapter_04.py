@@ -6,23 +6,29 @@ check is mathematics, not the printed text: the change of variables reproduces t
 Gaussian and gives a density; the Tabak-Turner ascent never lowers the likelihood and carries
 the data towards a Gaussian; the determinant costs grow like N^3 (dense) and N (triangular);
 the matrix determinant lemma and the coupling layer's log-determinant and inverse agree with
-brute force; the trained flows beat the best Gaussian and come close to the target's entropy.
+brute force; the trained flows beat the best Gaussian and come close to the target's entropy,
+and leave bridges of density between the blobs where the target's density is small but
+positive; the interactive figure gives every control at least two states.
 
 The trained models are fitted once per seed (SEED, SEED + 1, SEED + 2), and the notebook
 glues the mean, minimum and maximum over the seeds: the training checks below bound the
 worst seed, with margins from the spread measured over seeds 0-6 (the seeds that runs with
 NODELIB_SEED = 0..4 use), quoted at each check.
 
-The timing bands: the measurement uses the thread's CPU time, the minimum of five
-interleaved rounds, one thread (nodelib.course.timing), which made the dense slope reproducible on
-a loaded two-core machine (2.73 to 2.87 in eight runs, where wall-clock timing of the same
-matrices gave anything from 2.56 to 3.39). It sits below 3 because LU's rate of work still grows
-over N = 512..2048 (more of it is cache-friendly matrix products); [2.6, 3.2] allows for
-that and for other processors, and excludes N^2 and N^4.
+The timings: no test here fails on a slow or busy machine alone. The measurement uses the
+thread's CPU time, the minimum of five interleaved rounds, one thread (nodelib.course.timing),
+and fits the dense slope over N = 724..2048, where LU's cost is near its leading term. In the
+20 runs of ``scripts/check_claims.py`` (seeds 0-4 and 17-21, default threads and one thread, on
+a two-core machine at load 10-15) the dense slope was 2.78-3.12 and the triangular one
+1.02-1.16; the fit from N = 512, used before, once gave 2.58 on the same machine. What is
+asserted is what the text claims: each slope nearer its operation count's exponent (3 and 1)
+than any other whole number, ratios of orders of magnitude, and the exact identity of the fits.
 """
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 
 import pytest
@@ -53,7 +59,7 @@ def test_every_glued_key_in_the_text_is_computed(nb):
 
 
 def test_every_claim_of_the_text_is_checked_and_holds(nb):
-    assert_claims(nb, 15)  # one per checked sentence
+    assert_claims(nb, 17)  # one per checked sentence
 
 
 def test_change_of_variables(g):
@@ -81,9 +87,12 @@ def test_tabak_turner_ascent(g):
 
 
 def test_determinant_costs(g):
-    assert 2.6 <= g["dense_slope"] <= 3.2, g["dense_slope"]
-    assert 0.8 <= g["tri_slope"] <= 1.3, g["tri_slope"]
-    assert g["dense_tri_ratio_2048"] > 1e3
+    # nearer to 3 and to 1 than to any other whole number (see the module docstring)
+    assert 2.5 < g["dense_slope"] < 3.5, g["dense_slope"]
+    assert 0.5 < g["tri_slope"] < 1.5, g["tri_slope"]
+    assert g["dense_tri_ratio_2048"] > 100  # measured 6000-10500
+    # out of the cache a number of the diagonal costs more (2.2-3.0 ns against 3.1-8.6 ns)
+    assert g["tri_ns_largest"] > g["tri_ns_cached"]
     # time = (2/3) N^3 / rate, so the two least-squares slopes add up to 3 exactly
     assert abs(g["rate_slope"] + g["dense_slope"] - 3) < 1e-9
     # Not asserted tightly: the fit's prediction at N = 3072 against a measurement there. A
@@ -110,3 +119,32 @@ def test_trained_flows(g):
     # (down to 0.70 with another stream of batches)
     assert g["flow_closed_min"] > 0.6, g["flow_closed_min"]
     assert abs(g["target_entropy"] - 2.14) < 0.05  # log 8 + log(2 pi e 0.25^2), blobs apart
+
+
+def test_bridges_between_the_blobs(g):
+    # the target midway between neighbouring blobs, against a centre: 2 exp(-d^2 / 2 sigma^2)
+    # with d = 4 sin(pi / 16) the distance to the two nearest centres, over the centre's density
+    # (its own blob, plus the two neighbours at 4 sin(pi / 8), a little)
+    d_mid, d_next = 4 * math.sin(math.pi / 16), 4 * math.sin(math.pi / 8)
+    mid = 2 * math.exp(-(d_mid**2) / (2 * 0.25**2))
+    centre = 1 + 2 * math.exp(-(d_next**2) / (2 * 0.25**2))
+    assert g["target_mid_share"] == pytest.approx(mid / centre, rel=1e-3)
+    assert 0 < g["target_mid_share"] < 0.05
+    # the flow's density there is several times the target's (5.9-15 times in the 20 runs)
+    assert g["bridge_ratio_min"] > 1
+
+
+def test_every_control_of_the_interactive_figure_has_two_states(nb):
+    # the website steps through the `states` of each control: a control with one state is a
+    # control that does nothing there (issue 25)
+    calls = [cell.source for cell in nb.cells if "interactive_figure(" in cell.source]
+    assert calls, "the chapter has no interactive figure"
+    for source in calls:
+        tree = ast.parse(source)
+        literals = [
+            node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "states"
+        ]  # fmt: skip
+        for literal in literals:
+            states = ast.literal_eval(literal)
+            assert all(len(values) >= 2 for values in states.values()), states

@@ -7,11 +7,13 @@ the continuous adjoint matches the closed form, gradient errors fall in proporti
 tolerance, and the adjoint's memory does not grow with the number of steps while
 backpropagation's grows linearly.
 
-Round-off quantities are checked as the bounds the text states. Timings are checked only
-where the margin is wide. Measured on a loaded 2-core machine (seeds 0-4 and repeated runs):
-best-of-ten wall-clock ratios of 19-29 for N^3 against N^2 work and 240-1400 for the outer
-product, against the bound 3; fitted exponents of forward and reverse mode of 1.88-2.17 and
-0.95-1.15 (14 runs), against |s - 2| < 0.5, |s - 1| < 0.5 and a difference above 0.5.
+Round-off quantities are checked as the bounds the text states. Timings are checked only as
+the text states them, with wide margins, so that a slow or busy machine does not fail a test.
+In the 20 runs of ``scripts/check_claims.py`` (seeds 0-4 and 17-21, default threads and one
+thread, a two-core machine at load 10-15): best-of-ten wall-clock ratios of 15-28 for N^3
+against N^2 work and 950-2800 for the outer product, against the bound 3; fitted exponents of
+forward and reverse mode (minimum CPU time over interleaved rounds) of 1.95-2.01 and 0.95-1.02,
+against the claim that each is nearer to 2 and 1 than to any other whole number.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def glued(executed) -> dict[str, float]:
 
 
 def test_every_sentence_on_numbers_is_checked(executed) -> None:
-    assert_claims(executed, 28)  # the sentences the notebook checks with nodelib.course.book.claim
+    assert_claims(executed, 29)  # the sentences the notebook checks with nodelib.course.book.claim
 
 
 def test_finite_differences_have_the_textbook_optimum(glued: dict[str, float]) -> None:
@@ -53,6 +55,7 @@ def test_matrix_chain_costs(glued: dict[str, float]) -> None:
     N, L = glued["chain_N"], glued["chain_L"]
     assert glued["chain_cost_left"] == L * N**2
     assert glued["chain_cost_right"] == (L - 1) * N**3 + N**2
+    assert glued["chain_cost_ratio"] == pytest.approx(N * (L - 1) / L, rel=0.05)
     assert glued["inner_cost_left"] == 2 * glued["inner_N"]
     assert glued["inner_cost_right"] == 2 * glued["inner_N"] ** 2
     assert glued["order_count_ratio"] == (glued["order_N"] + 1) / 2
@@ -104,7 +107,7 @@ def test_costs_of_the_two_modes(glued: dict[str, float]) -> None:
     assert glued["ad_forward_passes"] == glued["ad_n"] and glued["ad_reverse_passes"] == 1
     assert glued["ad_tape_nodes"] == 4 * glued["ad_n"]  # inputs, sin, product, sum
     forward, reverse = glued["ad_time_slope_forward"], glued["ad_time_slope_reverse"]
-    assert abs(forward - 2) < 0.5 and abs(reverse - 1) < 0.5 and forward > reverse + 0.5
+    assert abs(forward - 2) < 0.5 and abs(reverse - 1) < 0.5  # nearest whole numbers: 2 and 1
 
 
 def test_gradient_error_falls_with_the_tolerance(glued: dict[str, float]) -> None:

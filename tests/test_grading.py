@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 from _grading_helpers import solution_namespace
@@ -51,10 +53,15 @@ def test_grade_namespace_grades_every_question_and_records(
     partial = {k: v for k, v in solutions.items() if k != "picard_iteration"}
     results = grade_namespace("ch01", partial)
     assert [r.question for r in results] == [q.id for q in chapter_questions(1)]
-    assert [r.passed for r in results] == [True] * 6 + [False]
-    assert "picard_iteration is not defined" in results[-1].feedback
+    assert [r.passed for r in results] == [True] * 6 + [False, True]
+    assert "picard_iteration is not defined" in results[6].feedback
     lines = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [(d["source"], d["question"], d["points"]) for d in lines][-1] == ("final", "C1.7", 0)
+    assert [(d["source"], d["question"], d["points"]) for d in lines][-2] == ("final", "C1.7", 0)
+    # The command line names its own file, which takes the place of the environment's.
+    mine = tmp_path / "mine.jsonl"
+    grade_namespace("ch01", {"euler_step": solutions["euler_step"]}, record_to=str(mine))
+    assert len(mine.read_text().splitlines()) == len(results)
+    assert len(record.read_text().splitlines()) == len(lines)
 
 
 def _not_implemented(*args: object) -> None:
@@ -97,7 +104,7 @@ def test_old_question_ids_are_read_with_the_c_prefix(solutions: dict[str, Any]) 
     assert get_question("1.5") is get_question("C1.5") is get_question("c1.5")
     assert get_question(" 1.5 ").id == "C1.5"
     assert grade("1.5", solutions["empirical_order"]).question == "C1.5"
-    assert [q.id for q in chapter_questions("C2.3")] == [f"C2.{i}" for i in range(1, 9)]
+    assert [q.id for q in chapter_questions("C2.3")] == [f"C2.{i}" for i in range(1, 10)]
     assert chapter_questions("1.1") == chapter_questions("ch01") == chapter_questions(1)
     # The command line reads the tags of old notebooks (question:1.3) the same way.
     cell = nbformat.v4.new_code_cell("", metadata={"tags": ["question:1.3", "check"]})
@@ -105,6 +112,29 @@ def test_old_question_ids_are_read_with_the_c_prefix(solutions: dict[str, Any]) 
     run = CellRun(4, "error", "NotImplementedError", "not implemented yet: open the hints")
     assert run.describe("def f():").startswith("Cell 5 ('def f():') stops at NotImplementedError")
     assert "hints in the Markdown cell just above" in run.describe("x")
+
+
+def test_answers_are_read_as_plain_values() -> None:
+    """An experiment's answers: a number is a float, a choice a str, a table a dict (no
+    subclass that could lie about itself), and a wrong choice says why."""
+    from _grading_helpers import LyingFloat, LyingStr
+
+    from nodelib.course.grading.answers import answer_dict, choice, expect_choice, number
+
+    assert number(torch.tensor(2.5), "x") == 2.5 and number(np.float32(2.0), "x") == 2.0
+    for bad, phrase in [(LyingFloat(1.0), "LyingFloat"), (True, "bool"), ("2", "str"),
+                        (float("nan"), "finite"), (torch.ones(2), "shape (2,)")]:  # fmt: skip
+        with pytest.raises(CheckFailed, match=re.escape(phrase)):
+            number(bad, "x")
+    assert choice(" (B) ", "x", ["a", "b"]) == "b"
+    with pytest.raises(CheckFailed, match="LyingStr"):
+        choice(LyingStr("b"), "x", ["a", "b"])
+    with pytest.raises(CheckFailed, match=r"not right\. Because"):
+        expect_choice("a", "x", "b", {"a": "Because."})
+    with pytest.raises(CheckFailed, match="should be a dict"):
+        answer_dict(type("D", (dict,), {})(a=1), "x", ["a"])
+    with pytest.raises(CheckFailed, match="no entry 'b'"):
+        answer_dict({"a": 1}, "x", ["a", "b"])
 
 
 def test_value_question_rejects_a_function_and_function_question_a_value() -> None:

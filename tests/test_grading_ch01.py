@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import torch
-from _grading_helpers import solution_namespace, wrong_answer_feedback
+from _grading_helpers import LyingFloat, LyingStr, solution_namespace, wrong_answer_feedback
 from torch import Tensor
 
 from nodelib.course.grading import chapter_questions, grade
@@ -78,7 +78,22 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
             return y + h * f(t, y)
         return newton(lambda Y: Y - y - h * f(t, y) - theta * h * f(t + h, Y), y)
 
+    good = ns["ch1_experiment"]
+    e64, e32 = good["errors_float64"], good["errors_float32"]
     return {
+        "C1.8/order from the coarsest grids": {**good, "order": 3.6},
+        "C1.8/order against n": {**good, "order": -2.0},
+        "C1.8/line starts too early": {**good, "line_starts_at": 8},
+        "C1.8/line starts too late": {**good, "line_starts_at": 256},
+        "C1.8/float32 line ends too late": {**good, "float32_line_ends_at": 2048},
+        "C1.8/float32 line ends too early": {**good, "float32_line_ends_at": 64},
+        "C1.8/instability": {**good, "why": "a"},
+        "C1.8/h not representable": {**good, "why": "d"},
+        "C1.8/precisions swapped": {**good, "errors_float64": e32, "errors_float32": e64},
+        "C1.8/made-up errors": {**good, "errors_float64": [1.1 * e for e in e64]},
+        "C1.8/a lying number": {**good, "order": LyingFloat(5.0)},
+        "C1.8/a lying letter": {**good, "why": LyingStr("a")},
+        "C1.8/not a dict": list(good.items()),
         "C1.1/missing factor h": lambda f, t, y, h: y + f(t, y),
         "C1.1/sign error": lambda f, t, y, h: y - h * f(t, y),
         "C1.1/slope at t + h": lambda f, t, y, h: y + h * f(t + h, y),
@@ -125,6 +140,19 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
 
 # The phrase the feedback on each wrong answer must contain.
 EXPECTED = {
+    "C1.8/order from the coarsest grids": "You fitted the coarsest grids",
+    "C1.8/order against n": "The sign is flipped",
+    "C1.8/line starts too early": "too early: between n = 16 and 32",
+    "C1.8/line starts too late": "later than it needs to be",
+    "C1.8/float32 line ends too late": "round-off dominates there",
+    "C1.8/float32 line ends too early": "stays within a factor 2 of the float64 one",
+    "C1.8/instability": "Instability is a large-step phenomenon",
+    "C1.8/h not representable": "exact in binary floating point",
+    "C1.8/precisions swapped": "swapped?",
+    "C1.8/made-up errors": "a re-run gives",
+    "C1.8/a lying number": "should be a number, not a LyingFloat",
+    "C1.8/a lying letter": "not a LyingStr",
+    "C1.8/not a dict": "should be a dict",
     "C1.1/missing factor h": "did you multiply by h?",
     "C1.1/sign error": "check the sign",
     "C1.1/slope at t + h": "at the start of the step",

@@ -85,7 +85,19 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
         factor = 10.0 if r == 0 else 0.9 * r ** (-1.0 / k)
         return r <= 1, h * min(10.0 if r <= 1 else 1.0, max(0.2, factor))
 
+    good = ns["ch2_experiment"]
+    predicted, stable = good["predicted_h"], good["largest_stable_h"]
     return {
+        "C2.9/first unstable step": {**good, "largest_stable_h": {**stable, "heun": 0.021}},
+        "C2.9/not the largest stable step": {**good, "largest_stable_h": {**stable, "rk4": 0.025}},
+        "C2.9/Heun's interval for RK4": {**good, "predicted_h": {**predicted, "rk4": 0.02}},
+        "C2.9/the slow eigenvalue": {**good, "predicted_h": {**predicted, "rk4": 2.7853}},
+        "C2.9/the trace of A": {**good, "predicted_h": {**predicted, "heun": 2 / 101}},
+        "C2.9/the imaginary axis": {**good, "predicted_h": {**predicted, "rk4": 0.028284}},
+        "C2.9/higher order pays": {**good, "cheaper": "a"},
+        "C2.9/the slow mode grows": {**good, "grows": "a"},
+        "C2.9/made-up sweep": {**good, "final_sizes": {**good["final_sizes"], "rk4": [1.0] * 8}},
+        "C2.9/one method only": {**good, "predicted_h": {"rk4": predicted["rk4"]}},
         "C2.1/stages all at time t": rk_no_c,
         "C2.1/equal weights": rk_equal_weights,
         "C2.2/stops at order 3": order_up_to_3,
@@ -117,6 +129,16 @@ def _wrong_answers(ns: Namespace) -> dict[str, Any]:
 
 
 EXPECTED = {
+    "C2.9/first unstable step": "it blew up",
+    "C2.9/not the largest stable step": "also stayed bounded",
+    "C2.9/Heun's interval for RK4": "That is the interval of heun",
+    "C2.9/the slow eigenvalue": "for the slow eigenvalue -1",
+    "C2.9/the trace of A": "You divided by |trace A| = 101",
+    "C2.9/the imaginary axis": "meets the imaginary axis",
+    "C2.9/higher order pays": "does not make up for its four evaluations",
+    "C2.9/the slow mode grows": "The slow mode has h λ = -h",
+    "C2.9/made-up sweep": "a re-run gives",
+    "C2.9/one method only": "one entry per method",
     "C2.1/stages all at time t": "stage i is at t + c_i·h",
     "C2.1/equal weights": "weight them by b",
     "C2.2/stops at order 3": "expected 4",

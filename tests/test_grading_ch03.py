@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from _grading_helpers import solution_namespace, wrong_answer_feedback
+from _grading_helpers import LyingFloat, solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 from torch import Tensor, nn
 
@@ -148,3 +148,31 @@ def test_add_identity_layer_mistakes() -> None:
     for wrong in (random_layer, with_bias, plain):
         assert "changes the output by" in wrong_answer_feedback("C3.3", wrong)
     assert "before layer `index`" in wrong_answer_feedback("C3.3", appended)
+
+
+def test_gradient_ratio_mistakes(ns: Namespace) -> None:
+    ratio = ns["gradient_ratio"]
+    inverse = wrong_answer_feedback("C3.4", lambda d, h, s: 1 / ratio(d, h, s))
+    assert "That is the inverse" in inverse
+    wrong_seed = wrong_answer_feedback("C3.4", lambda d, h, s: ratio(d, h, s + 1))
+    assert "right before building the LayerNet" in wrong_seed
+    assert "should be a number" in wrong_answer_feedback("C3.4", lambda d, h, s: [1.0])
+
+
+EXPERIMENT_CASES = {
+    "too large a step": ({"h_for_64": 0.5}, "grows like e^(c N h)"),
+    "a balanced step, not the largest": ({"h_for_64": 1 / 32}, "take the largest balanced one"),
+    "the same h, deeper": ({"four_times_deeper": "a"}, "four times as many factors"),
+    "no step helps": ({"four_times_deeper": "d"}, "if its step shrinks with the depth"),
+    "made-up ratios": ({"ratios": {h: [1.0, 1.0, 1.0] for h in (1.0, 0.5, 0.125, 0.03125)}},
+                       "a re-run gives"),
+    "two seeds": ({"seeds": [0, 1]}, "three different seeds"),
+    "a lying step": ({"h_for_64": LyingFloat(0.125)}, "not a LyingFloat"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(EXPERIMENT_CASES))
+def test_experiment_mistakes(case: str, ns: Namespace) -> None:
+    change, phrase = EXPERIMENT_CASES[case]
+    feedback = wrong_answer_feedback("C3.5", {**ns["ch3_experiment"], **change})
+    assert phrase in feedback, feedback

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from _grading_helpers import solution_namespace, wrong_answer_feedback
+from _grading_helpers import LyingFloat, solution_namespace, wrong_answer_feedback
 from _scripts import ROOT
 
 from nodelib.course.grading import chapter_questions, grade
@@ -126,10 +126,44 @@ def test_wrong_answer_is_caught_with_the_right_feedback(case: str) -> None:
 
 def test_every_question_has_a_wrong_answer_that_fails() -> None:
     assert set(WRONG) == set(EXPECTED)
-    assert {case.split("/")[0] for case in EXPECTED} == {q.id for q in chapter_questions(4)}
+    ids = {case.split("/")[0] for case in EXPECTED} | {"C4.5"}  # C4.5: EXPERIMENT_CASES
+    assert ids == {q.id for q in chapter_questions(4)}
 
 
-@pytest.mark.parametrize("question", ["C4.1", "C4.2", "C4.3", "C4.4"])
+def _swapped(curves: dict[int, list[float]]) -> dict[int, list[float]]:
+    return {1: curves[2], 2: curves[1], 4: curves[4]}
+
+
+EXPERIMENT_CASES = {
+    "one layer is enough": ({"depth": 1}, "stays 1.4"),
+    "the deepest": ({"depth": 4}, "two layers already come within 0.1 nats"),
+    "the loss, not the gap": ({"gap_one_layer": 2.7}, "That is the loss itself"),
+    "the two-layer gap": ({"gap_one_layer": 0.02}, "That is the gap of the 2-layer flow"),
+    "the reverse divergence": ({"gap_predicted": 5.307}, "KL(N(0, 1) ‖ N(1.5, 0.5²))"),
+    "the log-variance forgotten": ({"gap_predicted": 0.75}, "The term -log σ² is missing"),
+    "more steps": ({"more_steps": "a"}, "no parameter of a one-layer flow moves"),
+    "a larger learning rate": ({"more_steps": "c"}, "not the floor"),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPERIMENT_CASES))
+def test_experiment_mistakes(case: str, ns: Namespace) -> None:
+    change, phrase = EXPERIMENT_CASES[case]
+    feedback = wrong_answer_feedback("C4.5", {**ns["ch4_experiment"], **change})
+    assert phrase in feedback, feedback
+
+
+def test_experiment_data_must_be_the_readers_run(ns: Namespace) -> None:
+    good = ns["ch4_experiment"]
+    swapped = wrong_answer_feedback("C4.5", {**good, "losses": _swapped(good["losses"])})
+    assert "these are not the losses of its training" in swapped
+    flows = {**good["flows"], 2: good["flows"][1]}
+    assert "should hold 2 AffineCoupling" in wrong_answer_feedback("C4.5", {**good, "flows": flows})
+    lying = {**good, "depth": LyingFloat(2.0)}
+    assert "not a LyingFloat" in wrong_answer_feedback("C4.5", lying)
+
+
+@pytest.mark.parametrize("question", ["C4.1", "C4.2", "C4.3", "C4.4", "C4.5"])
 def test_the_solution_passes(question: str, ns: Namespace) -> None:
     q = next(q for q in chapter_questions(4) if q.id == question)
     result = grade(q, ns[q.name])

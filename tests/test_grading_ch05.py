@@ -85,8 +85,26 @@ def _ode(sign: float = -1.0, transpose: bool = True, with_db: bool = True):
 
 def _wrong_answers(ns: Namespace) -> dict[str, tuple[str, Any, str]]:
     """question/mistake -> (question, wrong answer, phrase the feedback must contain)."""
-    D = ns["Dual"]
+    D, good = ns["Dual"], ns["ch5_experiment"]
     return {
+        "C5.5/slopes swapped": (
+            "C5.5",
+            {**good, "memory_slope": {"backprop": 0.0, "adjoint": 1.0}},
+            "The two slopes are swapped",
+        ),
+        "C5.5/budget of the adjoint": ("C5.5", {**good, "budget_steps": 6586}, "The adjoint keeps"),
+        "C5.5/the adjoint stores steps": (
+            "C5.5",
+            {**good, "how": "b"},
+            "its backward solve stores nothing per step",
+        ),
+        "C5.5/quadratic memory": ("C5.5", {**good, "how": "d"}, "in proportion"),
+        "C5.5/constant evaluations": ("C5.5", {**good, "how": "c"}, "evaluations of f grow"),
+        "C5.5/made-up bytes": (
+            "C5.5",
+            {**good, "saved_bytes": {**good["saved_bytes"], "adjoint": [1, 2, 4, 8]}},
+            "a re-run gives",
+        ),
         "C5.1/no transpose": ("C5.1", _linear(transpose=False), "A^T λ = g_u"),
         "C5.1/sign": ("C5.1", _linear(sign=-1), "The sign is flipped"),
         "C5.1/no dA term": ("C5.1", _linear(with_dA=False), "left out -∂A/∂p_k u"),
@@ -165,7 +183,14 @@ CASES = [
     "C5.2/in place", "C5.2/no attributes",
     "C5.3/Jacobian at y_k+1", "C5.3/no transpose", "C5.3/no h", "C5.3/uses λ_k", "C5.3/one result",
     "C5.4/no transpose", "C5.4/sign", "C5.4/no db term",
+    "C5.5/slopes swapped", "C5.5/budget of the adjoint", "C5.5/the adjoint stores steps",
+    "C5.5/quadratic memory", "C5.5/constant evaluations", "C5.5/made-up bytes",
 ]  # fmt: skip
+
+
+def test_every_question_has_a_wrong_answer(ns: Namespace) -> None:
+    assert set(_wrong_answers(ns)) == set(CASES)
+    assert {case.split("/")[0] for case in CASES} == {q.id for q in chapter_questions(5)}
 
 
 @pytest.mark.parametrize("case", CASES)

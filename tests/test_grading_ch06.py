@@ -14,7 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 import torch
-from _grading_helpers import wrong_answer_feedback
+from _grading_helpers import LyingFloat, wrong_answer_feedback
 from _scripts import ROOT
 from torch import nn
 
@@ -23,6 +23,7 @@ from nodelib.models import CNF
 
 SOLUTION = ROOT / "solutions" / "ch06_neural_odes.ipynb"
 Namespace = dict[str, Any]
+EXPERIMENTAL = ("question:C6.5", "question:C6.6")  # trained models: see the `experiment` fixture
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def ns() -> Namespace:
     for cell in nbformat.read(SOLUTION, as_version=4).cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "code" and (
-            not tags or any(t.startswith("question:C6.") and t != "question:C6.5" for t in tags)
+            not tags or any(t.startswith("question:C6.") and t not in EXPERIMENTAL for t in tags)
         ):
             exec(compile(cell.source, "<solution cell>", "exec"), namespace)
     return namespace
@@ -161,7 +162,43 @@ def test_the_solutions_pass(question: str, name: str, ns: Namespace) -> None:
 
 def test_every_question_has_a_wrong_answer_that_fails(ns: Namespace) -> None:
     assert set(_wrong_answers(ns)) == set(EXPECTED)
-    assert {case.split("/")[0] for case in EXPECTED} == {q.id for q in chapter_questions(6)}
+    ids = {case.split("/")[0] for case in EXPECTED} | {"C6.6"}  # C6.6: EXPERIMENT_CASES
+    assert ids == {q.id for q in chapter_questions(6)}
+
+
+@pytest.fixture(scope="module")
+def experiment(ns: Namespace) -> dict[str, Any]:
+    """C6.6's answer, from the solution's cells, on a CNF trained as C6.5's solution does."""
+    cells = nbformat.read(SOLUTION, as_version=4).cells
+    space = {**ns, "SEED": 0}  # what the set-up cell defines when NODELIB_SEED is unset
+    for tag in EXPERIMENTAL:
+        cell = next(c for c in cells if tag in c.get("metadata", {}).get("tags", []))
+        exec(compile(cell.source, f"<{tag}>", "exec"), space)
+    return space["ch6_experiment"]
+
+
+def test_the_experiment_passes(experiment: dict[str, Any]) -> None:
+    result = grade("C6.6", experiment)
+    assert result.passed, [t.feedback for t in result.tests]
+
+
+EXPERIMENT_CASES = {
+    "too loose": ({"loosest_tol": 1e-1}, "more than 0.0001"),
+    "too tight": ({"loosest_tol": 1e-7}, "tighter than needed"),
+    "loose tolerances cut the error": ({"loose_tols": "a"}, "does not describe your measurements"),
+    "the solver raises": ({"loose_tols": "c"}, "without raising"),
+    "NFE in proportion to 1/tol": ({"nfe_growth": "a"}, "1000^(1/5)"),
+    "made-up errors": ({"nll_error": [1e-3] * 7}, "a re-run gives"),
+    "another model": ({"model": torch.nn.Linear(2, 2)}, "your trained 2-D nodelib.models.CNF"),
+    "a lying tolerance": ({"loosest_tol": LyingFloat(1e-5)}, "not a LyingFloat"),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPERIMENT_CASES))
+def test_experiment_mistakes(case: str, experiment: dict[str, Any]) -> None:
+    change, phrase = EXPERIMENT_CASES[case]
+    feedback = wrong_answer_feedback("C6.6", {**experiment, **change})
+    assert phrase in feedback, feedback
 
 
 def test_the_target_entropy_is_that_of_its_samples() -> None:

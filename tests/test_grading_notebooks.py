@@ -256,43 +256,91 @@ def test_exercise_notebook_scores_zero_without_crashing(
     _cache_for_the_book(exercise, report)
 
 
-def test_broken_notebook_keeps_what_was_graded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A raising cell fails only its question, a hang is stopped, a dead kernel ends the run."""
+# A cell may run 15 s before it is interrupted (a busy machine needs several seconds for the
+# set-up cell's imports); a grader test, 120 s: these tests are about hangs, not about speed.
+TIMEOUTS = ["--timeout", "15", "--check-timeout", "120", "--json", "-"]
+
+
+def _notebook_with(cells: list[str], chosen: set[str], tmp_path: Path, name: str) -> Path:
+    """Chapter 1's set-up, title, introduction and imports, the cells tagged `chosen` and their
+    checks, then `cells`: a small notebook to grade."""
     nb = nbformat.read(SOLUTION, as_version=4)
     keep = nb.cells[:4]  # set-up, title, introduction, imports
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        chosen = {"question:C1.1", "question:C1.2", "question:C1.5"}
         if chosen & set(tags) or cell.source.strip() in (
             'check("C1.1", euler_step)',
             'check("C1.5", empirical_order)',
         ):
             keep.append(cell)
-    keep[-3].source = 'raise ValueError("a typo")\n' + keep[-3].source  # the euler_solve cell
-    keep.append(nbformat.v4.new_code_cell("while True:\n    pass"))
-    keep.append(nbformat.v4.new_code_cell("import os\nos._exit(1)"))
-    keep.append(nbformat.v4.new_code_cell("print('never')"))
+    keep += [nbformat.v4.new_code_cell(source) for source in cells]
     nb.cells = keep
-    path = tmp_path / "ch01_broken.ipynb"
+    path = tmp_path / name
     nbformat.write(nb, path)
-    code, report = _run_cli([str(path), "--timeout", "5", "--json", "-"], monkeypatch)
+    return path
+
+
+def test_broken_notebook_keeps_what_was_graded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A raising cell fails only its question, a hang is stopped, a dead kernel ends the run:
+    the cells before the fatal one run again in a fresh kernel and are graded there."""
+    chosen = {"question:C1.1", "question:C1.2", "question:C1.5"}
+    cells = ["while True:\n    pass", "import os\nos._exit(1)", "print('never')"]
+    path = _notebook_with(cells, chosen, tmp_path, "ch01_broken.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    solve = next(c for c in nb.cells if "question:C1.2" in c.metadata.get("tags", []))
+    solve.source = 'raise ValueError("a typo")\n' + solve.source
+    nbformat.write(nb, path)
+    code, report = _run_cli([*TIMEOUTS, str(path)], monkeypatch)
     data = json.loads(capsys.readouterr().out)
     statuses = {q["question"]: q["status"] for q in data["questions"]}
     assert code == 1 and data["score"] == 4
-    assert statuses == {
-        "C1.1": "passed",
-        "C1.2": "not run",
-        "C1.3": "not run",
-        "C1.4": "not run",
-        "C1.5": "passed",
-        "C1.6": "not run",
-        "C1.7": "not run",
-    }
+    assert statuses == {q: "passed" if q in ("C1.1", "C1.5") else "failed" for q in statuses}
     assert "raised ValueError: a typo" in report.questions[1].feedback
+    assert "is not defined when the notebook ends" in report.questions[2].feedback
     assert "the kernel died while running cell" in report.stopped
     assert [c.status for c in report.cells[-3:]] == ["timeout", "error", "not run"]
+
+
+HOSTILE = """
+import json, os, signal
+import nodelib.course.grading as grading
+import nodelib.course.grading.core as core
+forged = {"question": "C1.3", "name": "backward_euler_step", "title": "forged",
+          "max_points": 3, "status": "passed", "tests": [], "source": "final"}
+leaked = os.environ.get(core.RECORD_ENV)  # the grader gives the notebook no record file
+if leaked:
+    with open(leaked, "a") as file:
+        file.write(json.dumps(forged) + "\\n")
+
+def everything_passes(question, answer, **kwargs):
+    q = core.get_question(question) if isinstance(question, str) else question
+    return core.QuestionResult(q.id, q.name, q.title, q.points, "passed")
+
+core.grade = everything_passes  # what the grading cell would call, were it not reloaded
+grading.grade_namespace = lambda chapter, namespace, **kw: [
+    core.record(everything_passes(q, None), "final", kw.get("record_to"))
+    for q in core.chapter_questions(1)]
+backward_euler_step = "not a function"
+"""
+
+
+def test_hostile_notebook_cannot_grant_itself_marks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notebook that replaces the grader's functions in its kernel, writes results where it
+    hopes the grader reads them, and then hangs ignoring interrupts, earns C1.1's 2 points."""
+    ignores_interrupts = "signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    path = _notebook_with([HOSTILE, ignores_interrupts], {"question:C1.1"}, tmp_path,
+                          "ch01_hostile.ipynb")  # fmt: skip
+    code, report = _run_cli([*TIMEOUTS, str(path)], monkeypatch)
+    data = json.loads(capsys.readouterr().out)
+    statuses = {q["question"]: q["status"] for q in data["questions"]}
+    assert code == 1 and data["score"] == 2, data
+    assert statuses == {q: "passed" if q == "C1.1" else "failed" for q in statuses}
+    assert "did not stop when interrupted" in report.stopped
+    assert "should be a function" in report.questions[2].feedback
 
 
 def test_command_line_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

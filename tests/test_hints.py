@@ -248,3 +248,11 @@ def test_no_stub_message_writes_code(exercise: Path) -> None:
     assert PLAIN_ASSIGNMENT.search("repeat: J = torch.func.jacrev(G)(y), y = y + delta")
     found = [m for m in stub_messages(exercise) if PLAIN_ASSIGNMENT.search(m)]
     assert not found, found
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_hint_titles_show_no_markdown(solution: Path) -> None:
+    """A <summary> is raw HTML: Markdown there shows literally (`newton` with its backticks)."""
+    titles = [t for c in nbformat.read(solution, as_version=4).cells
+              if c.cell_type == "markdown" for t in HINT_TITLE.findall(c.source)]  # fmt: skip
+    assert titles and not [t for t in titles if re.search(r"[`*_$]", t)], titles

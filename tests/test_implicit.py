@@ -20,14 +20,9 @@ from nodelib._newton import (
     vector_field_jacobian,
 )
 from nodelib.errors import ConvergenceError
-from nodelib.implicit import (
-    _RADAU_A,
-    _RADAU_C,
-    IMPLICIT_METHODS,
-    FixedStepper,
-    ThetaMethod,
-    _radau_iia_step,
-)
+from nodelib.implicit import IMPLICIT_METHODS, FixedStepper, ThetaMethod
+from nodelib.implicit_rk import implicit_rk_step
+from nodelib.tableau import RADAU_IIA3
 
 F64 = torch.float64
 A_2D = [[-1.0, 2.0], [-2.0, -1.0]]  # decaying rotation: eigenvalues -1 ± 2i
@@ -261,7 +256,7 @@ def test_float32_states_stay_float32_and_accurate():
 
 
 def test_radau_iia_coefficients_satisfy_the_simplifying_conditions():
-    a, c = np.array(_RADAU_A), np.array(_RADAU_C)
+    a, c = np.array(RADAU_IIA3.a), np.array(RADAU_IIA3.c)
     b = a[-1]  # stiffly accurate
     assert np.allclose(a.sum(1), c, atol=1e-15)
     for q in range(1, 6):  # B(5): order 5 of the quadrature
@@ -277,7 +272,7 @@ class _RadauStepper:
         pass
 
     def step(self, f, t, y, h):
-        return _radau_iia_step(f, t, y, h, tol=1e-13, max_iter=20), None
+        return implicit_rk_step(f, t, y, h, RADAU_IIA3, tol=1e-13, max_iter=20)[0], None
 
 
 def test_radau_iia_step_converges_with_order_5():

@@ -576,11 +576,18 @@ def test_func_returning_another_device():
 
 
 def test_t_requiring_grad_with_an_implicit_method_is_refused_with_a_pointer():
-    # Time gradients need the explicit Runge–Kutta path (tests/test_time_gradients.py).
+    # Time gradients need the explicit Runge–Kutta path (tests/test_time_gradients.py). A t
+    # that merely requires grad is solved (torchdiffeq's tests build such t for every
+    # method); asking for its gradient raises, gradients with respect to y0 still flow.
     t = torch.linspace(0.0, 1.0, 3, dtype=torch.float64, requires_grad=True)
-    y0 = torch.ones(2, dtype=torch.float64)
+    y0 = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    ys = odeint(lambda t, y: -y, y0, t, method="bdf2")
+    (g,) = torch.autograd.grad(ys[-1].sum(), y0, retain_graph=True)
+    assert torch.allclose(g, ys[-1].detach())  # y(1) = y0 e^{-1} up to bdf2's error
     with pytest.raises(ValueError, match="odeint_adjoint"):
-        odeint(lambda t, y: -y, y0, t, method="bdf2")
+        torch.autograd.grad(ys[-1].sum(), t)
+    with pytest.raises(ValueError, match="odeint_adjoint"):
+        ys[-1].sum().backward()
     with torch.no_grad():  # no graph is built, so there is nothing to refuse
         odeint(lambda t, y: -y, y0, t, method="bdf2")
 

@@ -46,7 +46,7 @@ def test_an_option_the_method_does_not_read_raises(method: str, options: dict, u
 def test_unknown_options_still_name_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['stepsize'\]") as info:
         odeint(decay, Y0, T, method="rk4", options={"stepsize": 0.1})
-    assert "max_num_steps, step_size" in str(info.value)
+    assert "interp, max_num_steps, perturb, step_size" in str(info.value)
 
 
 @pytest.mark.parametrize(

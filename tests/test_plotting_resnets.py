@@ -86,6 +86,22 @@ def test_depth_study_has_accuracy_and_loss_panels_on_log_depth_axes() -> None:
     assert "accuracy" in ax1.get_ylabel() and "loss" in ax2.get_ylabel()
 
 
+def test_depth_study_draws_the_test_loss_dashed_in_each_kinds_colour() -> None:
+    depths = (2, 8, 16, 32)
+    acc = {kind: _rng(i).uniform(50, 99, size=(4, 3)) for i, kind in enumerate(LABELS)}
+    loss = {kind: _rng(i + 9).uniform(0.01, 1, size=(4, 3)) for i, kind in enumerate(LABELS)}
+    test = {kind: _rng(i + 19).uniform(0.01, 1, size=(4, 3)) for i, kind in enumerate(LABELS)}
+    _, ax2 = plot_depth_study(depths, acc, loss, LABELS, test_loss=test).axes
+    dashed = [line for line in ax2.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == len(test)
+    for line, (kind, values) in zip(dashed, test.items(), strict=True):
+        np.testing.assert_allclose(line.get_ydata(), values.mean(1))
+        assert to_rgba(line.get_color()) == to_rgba(f"C{list(LABELS).index(kind)}")
+    assert len(ax2.collections) == 2 * len(LABELS)  # a band for every line
+    legend = [t.get_text() for t in ax2.get_legend().get_texts()]
+    assert legend == list(LABELS.values())  # the kinds once, not the dashed lines
+
+
 def test_shared_weight_convergence_draws_every_seed_and_a_slope_one_line() -> None:
     steps = [2, 4, 8, 16]
     errors = np.array([[1.0, 0.5, 0.26, 0.13], [2.0, 1.0, 0.5, 0.24]])

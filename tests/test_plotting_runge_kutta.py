@@ -22,6 +22,7 @@ from nodelib.course.plotting import (
     plot_lsoda_switch,
     plot_modulus,
     plot_region_panels,
+    plot_rooted_trees,
     plot_stability_explorer,
     plot_stiff_steps,
 )
@@ -62,6 +63,32 @@ def test_plot_errors_shared_and_per_line_abscissae() -> None:
     ax2 = plot_errors(nfe, errors, xlabel="NFE")
     np.testing.assert_allclose(ax2.lines[1].get_xdata(), nfe["rk4"])
     assert not ax2.xaxis_inverted() and ax2.get_xlabel() == "NFE"
+    ax3 = plot_errors(nfe, errors, threshold=(0.1, "error 0.1"))
+    (line,) = [line for line in ax3.lines if line.get_label() == "error 0.1"]
+    np.testing.assert_allclose(line.get_ydata(), [0.1, 0.1])
+    assert line.get_linestyle() == ":"
+
+
+def test_plot_rooted_trees_places_each_node_above_its_parent() -> None:
+    from nodelib.theory.order_conditions import rooted_trees, tree_order
+
+    trees = [tree for p in (1, 2, 3) for tree in rooted_trees(p)]
+    fig = plot_rooted_trees(trees, ["a", "b", "c", "d"])
+    assert len(fig.axes) == 4
+    for ax, tree, label in zip(fig.axes, trees, "abcd", strict=True):
+        others, root = (c.get_offsets() for c in ax.collections)
+        assert len(others) + len(root) == tree_order(tree)
+        assert len(ax.lines) == tree_order(tree) - 1  # a tree: one edge fewer than nodes
+        assert root[0, 1] == 0  # the root (a square) at the bottom
+        for edge in ax.lines:  # each edge joins a node to a child one level up
+            assert edge.get_ydata()[1] == edge.get_ydata()[0] + 1
+        assert ax.texts[0].get_text() == label
+    heights = [
+        np.concatenate([c.get_offsets() for c in ax.collections])[:, 1].max() for ax in fig.axes
+    ]
+    assert heights == [0, 1, 1, 2]  # •, a root with a leaf, a root with two leaves, a chain
+    with pytest.raises(ValueError, match="one per tree"):
+        plot_rooted_trees(trees, ["a"])
 
 
 def test_plot_adaptive_steps_separates_accepted_and_rejected() -> None:

@@ -1,4 +1,4 @@
-"""nodelib.course.profiling: the bytes autograd saves, against sizes worked out by hand."""
+"""nodelib.course.profiling: saved bytes and peaks, against sizes worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nodelib
-from nodelib.course.profiling import peak_memory_bytes, saved_tensor_bytes
+from nodelib.course.profiling import count_host_syncs, peak_memory_bytes, saved_tensor_bytes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -63,9 +63,33 @@ def test_backprop_memory_grows_linearly_with_steps_and_the_adjoints_does_not() -
     assert adjoint[0] < backprop[0] / 5
 
 
-def test_peak_memory_refuses_the_cpu_with_advice() -> None:
-    with pytest.raises(ValueError, match="saved_tensor_bytes"):
-        peak_memory_bytes(lambda: None, "cpu")
+def test_peak_memory_on_the_cpu_sees_a_temporary_and_what_cycles_keep() -> None:
+    def temporary() -> float:
+        big = torch.ones(4, 1024, 1024)  # 16 MiB, freed on return
+        return float(big.sum())
+
+    value, peak = peak_memory_bytes(temporary, "cpu")
+    assert value == 4 * 1024 * 1024
+    assert 16 * 2**20 <= peak < 17 * 2**20
+
+    def cycles() -> None:
+        for _ in range(8):  # 8 MiB in tensors that only the cycle collector frees
+            holder: list = [torch.ones(256, 1024)]
+            holder.append(holder)
+
+    def no_cycles() -> None:
+        for _ in range(8):
+            holder = [torch.ones(256, 1024)]
+            holder.append(len(holder))
+
+    assert peak_memory_bytes(cycles, "cpu")[1] >= 8 * 2**20
+    # At most two at once: each new MiB is allocated before the previous one is freed.
+    assert peak_memory_bytes(no_cycles, "cpu")[1] <= 2 * 2**20
+
+
+def test_peak_memory_refuses_other_devices() -> None:
+    with pytest.raises(ValueError, match="CPU or a CUDA device"):
+        peak_memory_bytes(lambda: None, "meta")
 
 
 @pytest.mark.gpu
@@ -79,3 +103,30 @@ def test_peak_memory_on_cuda_sees_a_large_temporary() -> None:
     value, peak = peak_memory_bytes(work, device)
     assert value == 64 * 1024 * 1024
     assert peak >= 256 * 1024 * 1024
+
+
+def test_count_host_syncs_counts_each_kind_of_read_once() -> None:
+    x = torch.arange(6.0)
+    mask = x > 2
+
+    def work() -> None:
+        x.sum().item()  # 1
+        float(x[0])  # 2
+        bool(mask.any())  # 3
+        if x[1] > 0:  # 4
+            pass
+        x[mask]  # 5: boolean-mask indexing
+        x[mask] = 0.0  # 6: and assignment
+        mask.nonzero()  # 7
+        torch.where(mask)  # 8
+        x.tolist()  # 9
+        # Not reads: shapes, integer indexing, arithmetic, a mask used on the device.
+        _ = x.shape[0], x[torch.tensor([0, 2])], torch.where(mask, x, 0.0), x * 2
+
+    tolist = torch.Tensor.tolist
+    _, sites = count_host_syncs(work)
+    assert sites.total() == 9, sites
+    kinds = {site.split(" at ")[0] for site in sites}
+    assert kinds == {"item", "boolean mask", "nonzero", "tolist"}
+    assert all(__file__ in site for site in sites)  # the caller, not PyTorch's internals
+    assert torch.Tensor.tolist is tolist and "tolist" not in vars(torch.Tensor)  # undone

@@ -35,9 +35,11 @@ SPEC_NAMES = [
     "midpoint",
     "heun",
     "ralston",
+    "heun3",
     "rk4",
     "rk38",
     "heun_euler",
+    "fehlberg12",
     "bosh3",
     "fehlberg45",
     "dopri5",
@@ -48,7 +50,8 @@ ALL = [TABLEAUS[n] for n in SPEC_NAMES]
 ADAPTIVE = [t for t in ALL if t.is_adaptive]
 DENSE = [t for t in ALL if t.b_dense is not None]
 MULTISTAGE = [t for t in ALL if t.stages > 1]
-THREE_PLUS = [t for t in ALL if t.stages > 2]
+# A perturbed A with unchanged nodes breaks conditions of order 3 and up only.
+THREE_PLUS = [t for t in ALL if t.stages > 2 and t.order > 2]
 
 
 def _ids(tabs):
@@ -120,7 +123,7 @@ def test_registry_has_the_spec_names():
     assert all(TABLEAUS[n].name == n and TABLEAUS[n].reference for n in SPEC_NAMES)
     assert all(t.is_explicit for t in ALL)
     assert {t.name for t in ALL if t.fsal} == {"bosh3", "dopri5", "tsit5", "dopri8"}
-    assert {t.name for t in ADAPTIVE} == set(SPEC_NAMES[6:])
+    assert {t.name for t in ADAPTIVE} == set(SPEC_NAMES[7:])
     assert {t.name for t in DENSE} == {"dopri5", "tsit5"}
 
 
@@ -332,8 +335,10 @@ def test_dense_weights_need_a_continuous_extension():
 # ------------------------------------------------------------------- measured convergence
 
 
+# fehlberg12's b_hat has order 1 with a tiny constant (b_hat·c = 1/2 - 1/512): its first-order
+# error shows only at small steps, in test_fehlberg12_embedded_order_one.
 CONVERGENCE = [(t, "b") for t in ALL if t.order <= 5] + [
-    (t, "b_hat") for t in ADAPTIVE if t.embedded_order <= 5
+    (t, "b_hat") for t in ADAPTIVE if t.embedded_order <= 5 and t.name != "fehlberg12"
 ]
 
 
@@ -349,6 +354,17 @@ def test_measured_global_order(tab, which):
     ]
     # small errors of optimised pairs converge from above, so only p+1 bounds it above
     assert p - 0.3 <= _slope(1.0 / np.array(ns), errs) <= p + 1
+
+
+def test_fehlberg12_embedded_order_one():
+    tab = TABLEAUS["fehlberg12"]
+    ns = [1024, 2048, 4096]
+    errs = [
+        np.abs(_solve(tab, _cycle, _cycle_exact(0.0), 1.0, n, tab.b_hat) - _cycle_exact(1.0)).max()
+        for n in ns
+    ]
+    assert 0.8 <= _slope(1.0 / np.array(ns), errs) <= 1.2
+    assert tab.b_hat[-1] == 0.0 and tab.a[-1][:2] == tab.b_hat[:2]  # b_hat: the last stage's y
 
 
 def test_dopri8_measured_order_eight():

@@ -18,8 +18,9 @@ solution stays bounded.
   without computing them (vectorised; fast enough for a grid of the plane).
 - `stability_indicator(name)`: for `nodelib.course.plotting.plot_stability_region`, a function
   that is <= 1 exactly on the stability region of a method of `nodelib.METHODS`.
-- `method_amplification(name)`: the growth factor of any method of `nodelib.METHODS` by name
-  (for the θ-methods with the θ of their name; "theta" takes `theta=`).
+- `method_amplification(name)`: the growth factor of a method of `nodelib.METHODS` by name,
+  every one with a fixed formula (not scipy_solver or the variable-order Adams methods); for
+  the θ-methods with the θ of their name ("theta" takes `theta=`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nodelib.multistep import AB_COEFFICIENTS, AM_COEFFICIENTS, BDF_COEFFICIENTS
-from nodelib.tableau import TABLEAUS, ButcherTableau
+from nodelib.tableau import IMPLICIT_TABLEAUS, TABLEAUS, ButcherTableau
 
 __all__ = [
     "boundary_locus",
@@ -271,8 +272,8 @@ def method_amplification(name: str, *, theta: float = 0.5) -> Callable[[np.ndarr
     Raises:
         ValueError: an unknown name.
     """
-    if name in TABLEAUS:
-        R = TABLEAUS[name].stability_function
+    if name in TABLEAUS or name in IMPLICIT_TABLEAUS:
+        R = {**TABLEAUS, **IMPLICIT_TABLEAUS}[name].stability_function
         return lambda z: np.abs(R(z))
     if name in (*_THETAS, "theta"):
         th = _THETAS.get(name, theta)

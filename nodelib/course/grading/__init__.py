@@ -21,8 +21,12 @@ How it is organised:
 - `runner`: runs each test under a time limit (a forked worker on Linux CPU, a SIGALRM
   timer on CUDA and macOS, a thread elsewhere) and shows the reader's traceback, not ours;
 - `expect`: checks that explain what is wrong ("did you multiply by h?");
+- `answers`: reading an experiment's dict of measurements and answers (numbers, letters) as
+  plain values; each chapter's experiment (C1.8, C2.9, ...) is re-run by the grader and its
+  answers judged on that run (`_chNN_experiment`);
 - `report`: the printed reports and the score table;
-- `notebook` and `__main__`: the command line (execute a copy, grade, report);
+- `notebook` and `__main__`: the command line (execute a copy, grade, report; only its own
+  grading cell, with the grader imported afresh, counts);
 - one module per chapter with its questions: `ch01`.
 
 Tests of the grader (tests/test_grading*.py) execute each solution notebook once, check

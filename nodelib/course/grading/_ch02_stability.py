@@ -153,7 +153,7 @@ def _region_test(fn: Any, device: torch.device) -> str:
         if not isinstance(got, Tensor) or got.dtype != torch.bool or got.shape != z.shape:
             raise CheckFailed(
                 "in_stability_region should return a bool tensor (torch.bool) with one "
-                "entry per z: whether |R(z)| <= 1 at that z."
+                "entry per z: whether z lies in the stability region."
             )
         expected = np.abs(tab.stability_function(z.cpu().numpy())) <= 1
         wrong = np.flatnonzero(got.cpu().numpy() != expected)
@@ -168,7 +168,7 @@ def _region_test(fn: Any, device: torch.device) -> str:
     return "six tableaux, 47 points inside and outside"
 
 
-REGION_TESTS = (Test("agrees with |R(z)| <= 1", _region_test),)
+REGION_TESTS = (Test("agrees with the stability regions of six tableaux", _region_test),)
 
 
 # --- C2.7 embedded_step -----------------------------------------------------------------------

@@ -9,12 +9,15 @@ Questions, each grading one name of ``exercises/ch01_one_step_methods.ipynb``:
 - C1.5 ``empirical_order(hs, errors)``: the least-squares slope of a log–log plot.
 - C1.6 ``measured_orders``: a dict θ -> measured order (checks a written answer).
 - C1.7 ``picard_iteration(f, t, y0, n_iter)``: Picard's iteration on a grid.
+- C1.8 ``ch1_experiment``: an experiment, read: the order of a method the chapter does not
+  present, where its log–log line starts, where float32 round-off ends it, and why.
 
 The tests compare with nodelib's references (`nodelib.rk`, `nodelib.odeint`,
 `nodelib.implicit.ThetaMethod`, `nodelib.theory.analysis`) on random and edge cases, and measure
 orders of convergence; failures name the typical mistake that explains them. The implicit
 methods (C1.3, C1.4) are tested in `nodelib.course.grading._ch01_implicit`, the analysis tools
-(C1.5 to C1.7) in `nodelib.course.grading._ch01_analysis`.
+(C1.5 to C1.7) in `nodelib.course.grading._ch01_analysis`, the experiment (C1.8) in
+`nodelib.course.grading._ch01_experiment`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 from torch import Tensor
 
 from nodelib.course.grading import _ch01_analysis as analysis
+from nodelib.course.grading import _ch01_experiment as experiment
 from nodelib.course.grading import _ch01_implicit as implicit
 from nodelib.course.grading.core import CheckFailed, Question, Test
 from nodelib.course.grading.expect import (
@@ -86,7 +90,8 @@ def _euler_step_random(step: Any, device: torch.device) -> str:
             case=f"{field}, {case_text(y, t=float(t), h=h)}",
             tol=tolerance(dtype),
             mistakes=_euler_mistakes(f, t, y, h),
-            hint="Compare with the formula of the exercise, y_{n+1} = y_n + h·f(t_n, y_n).",
+            hint="Explicit Euler follows the slope at the start of the step, f(t_n, y_n), for a "
+            "time h.",
         )
     return f"{len(CASES)} random cases (shapes (), (3,), (2, 3), (4,); float32 and float64)"
 
@@ -294,4 +299,6 @@ QUESTIONS: tuple[Question, ...] = (
         Test("matches nodelib.theory.analysis.picard_iteration", analysis.picard_random),
         Test("reproduces the Taylor polynomials of e^t", analysis.picard_taylor),
     )),
+    Question("C1.8", "ch1_experiment", "an experiment: where the straight line starts and ends",
+             4, experiment.EXPERIMENT_TESTS, kind="value", prepare=experiment.prepare),
 )  # fmt: skip

@@ -7,9 +7,12 @@ Questions, each grading one name of ``exercises/ch02_runge_kutta_multistep.ipynb
 - C2.3 ``ab2_solve(f, y0, t)``: Adams–Bashforth 2 on a uniform grid, started by one RK4 step.
 - C2.4 ``satisfies_root_condition(alpha)``: Dahlquist's root condition for ρ.
 - C2.5 ``stability_function(A, b, z)``: R(z) of a Runge–Kutta method.
-- C2.6 ``in_stability_region(A, b, z)``: whether |R(z)| <= 1.
+- C2.6 ``in_stability_region(A, b, z)``: whether z lies in the stability region.
 - C2.7 ``embedded_step(f, t, y, h, A, b, b_hat, c)``: a step with its embedded error estimate.
 - C2.8 ``propose_step(error, y, y_next, h, rtol, atol, k)``: accept or reject, and the next h.
+- C2.9 ``ch2_experiment``: an experiment, read: the largest stable step of Heun's method and
+  RK4 on a stiff problem, measured and predicted from the stability region, and what it costs
+  (tests in `nodelib.course.grading._ch02_experiment`).
 
 The tests compare with nodelib (`nodelib.rk.rk_step`, `nodelib.theory.order_conditions`,
 `nodelib.odeint`, `nodelib.theory.lmm.root_condition`, `ButcherTableau.stability_function`,
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nodelib.course.grading import _ch02_experiment as experiment
 from nodelib.course.grading import _ch02_stability as stability
 from nodelib.course.grading.core import CheckFailed, Question, Test
 from nodelib.course.grading.expect import (
@@ -268,4 +272,6 @@ QUESTIONS: tuple[Question, ...] = (
     Question("C2.7", "embedded_step", "a step with its embedded error estimate", 2,
              stability.EMBEDDED_TESTS),
     Question("C2.8", "propose_step", "the step-size controller", 2, stability.CONTROLLER_TESTS),
+    Question("C2.9", "ch2_experiment", "an experiment: where explicit steps break on a stiff "
+             "problem", 4, experiment.EXPERIMENT_TESTS, kind="value", prepare=experiment.prepare),
 )  # fmt: skip

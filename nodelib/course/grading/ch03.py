@@ -10,6 +10,10 @@ Questions, each grading one name of ``exercises/ch03_resnets.ipynb``:
   `ACCURACY_THRESHOLD` (tests in `nodelib.course.grading._ch03_design`).
 - C3.3 ``add_identity_layer(model, index)``: a deeper copy of a `nodelib.models.LayerNet`
   with a zero-weight layer inserted, compared with `LayerNet.with_identity_layer`.
+- C3.4 ``gradient_ratio(depth, h, seed)``: how unbalanced the gradients of a LayerNet are at
+  initialisation (first layer against last), compared with nodelib's; and C3.5
+  ``ch3_experiment``, an experiment, read: the step h that keeps 64 layers' gradients
+  balanced, and what to do with h at four times the depth (`_ch03_experiment`).
 
 Failures name the typical mistake that explains them (no shortcut, a missing h, the
 activation after the sum, a block modified in place, a layer that is not zero, ...).
@@ -24,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from nodelib.course.grading import _ch03_design as design
+from nodelib.course.grading import _ch03_experiment as experiment
 from nodelib.course.grading.core import CheckFailed, Question, Test
 from nodelib.course.grading.expect import expect_close, expect_tensor, random_state
 from nodelib.models.resnets import LayerNet, ResidualLayer
@@ -213,8 +218,8 @@ def identity_position(fn: Any, device: torch.device) -> str:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("C3.1", "ResidualBlock", "a residual block y + h tanh(K y + b)", 3, (
-        Test("matches y + h tanh(K y + b)", block_values),
+    Question("C3.1", "ResidualBlock", "a residual block: one Euler step of y' = tanh(K y + b)", 3, (
+        Test("matches one Euler step of y' = tanh(K y + b)", block_values),
         Test("its parameters are those of self.linear", block_parameters),
         Test("zero weights give the identity", block_identity),
     )),
@@ -229,4 +234,8 @@ QUESTIONS: tuple[Question, ...] = (
         Test("computes exactly the same function", identity_function),
         Test("puts the zero layer at the index", identity_position),
     )),
+    Question("C3.4", "gradient_ratio", "how unbalanced a deep network's gradients are", 2,
+             experiment.RATIO_TESTS),
+    Question("C3.5", "ch3_experiment", "an experiment: the step that keeps 64 layers trainable",
+             3, experiment.EXPERIMENT_TESTS, kind="value"),
 )  # fmt: skip

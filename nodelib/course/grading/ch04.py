@@ -7,6 +7,9 @@ Questions, each grading one name of ``exercises/ch04_normalising_flows.ipynb``:
   f(z) = z + u tanh(wᵀz + b) by the matrix determinant lemma.
 - C4.3 ``coupling_forward(z, mask, scale_shift)``: an affine coupling layer and its log|det|.
 - C4.4 ``coupling_inverse(x, mask, scale_shift)``: its inverse.
+- C4.5 ``ch4_experiment``: an experiment, read: how many coupling layers a Gaussian target
+  needs, the gap at which one layer's loss levels off, predicted and read off its curve
+  (tests in `nodelib.course.grading._ch04_experiment`, with the target `sample_target`).
 
 The references: `torch.distributions.MultivariateNormal` (C4.1), the brute-force
 `torch.linalg.slogdet` of the autograd Jacobian and `nodelib.models.flows.PlanarFlow` (C4.2),
@@ -24,11 +27,13 @@ import torch
 from torch import Tensor
 
 from nodelib.course.grading import _ch04_coupling as coupling
+from nodelib.course.grading import _ch04_experiment as experiment
+from nodelib.course.grading._ch04_experiment import TARGET_ENTROPY, sample_target
 from nodelib.course.grading.core import CheckFailed, Question, Test
 from nodelib.course.grading.expect import expect_close, expect_tensor, tolerance
 from nodelib.models.flows import PlanarFlow, StandardNormal
 
-__all__ = ["QUESTIONS"]
+__all__ = ["QUESTIONS", "TARGET_ENTROPY", "sample_target"]
 
 F64, F32 = torch.float64, torch.float32
 
@@ -238,4 +243,6 @@ QUESTIONS: tuple[Question, ...] = (
     Question("C4.3", "coupling_forward", "an affine coupling layer", 3, coupling.FORWARD_TESTS),
     Question("C4.4", "coupling_inverse", "the inverse of an affine coupling layer", 2,
              coupling.INVERSE_TESTS),
+    Question("C4.5", "ch4_experiment", "an experiment: how many coupling layers a target needs",
+             4, experiment.EXPERIMENT_TESTS, kind="value"),
 )  # fmt: skip

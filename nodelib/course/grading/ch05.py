@@ -11,6 +11,9 @@ Questions, each grading one name of ``exercises/ch05_adjoint.ipynb``:
 - C5.4 ``linear_ode_adjoint(A, dA, b, db, c, T)``: the continuous adjoint of y' = A(p) y;
   compared with the closed form `nodelib.theory.sensitivity.linear_ode_gradient` and with central
   differences.
+- C5.5 ``ch5_experiment``: an experiment, read: how the memory and the evaluations of
+  backpropagation and of the adjoint grow with the number of steps
+  (`nodelib.course.grading._ch05_experiment`).
 
 Failures name the typical mistake that explains them (a missing transpose, a sign, the
 Jacobian taken at the wrong step, a forgotten term).
@@ -24,6 +27,7 @@ import torch
 from torch import Tensor
 
 from nodelib.course.grading import _ch05_dual as dual
+from nodelib.course.grading import _ch05_experiment as experiment
 from nodelib.course.grading import _ch05_ode as ode
 from nodelib.course.grading.core import CheckFailed, Question, Test
 from nodelib.course.grading.expect import expect_close, expect_tensor
@@ -235,4 +239,6 @@ QUESTIONS: tuple[Question, ...] = (
         Test("matches the closed form", ode.closed_form, timeout=30.0),
         Test("matches central differences", ode.finite_differences, timeout=30.0),
     )),
+    Question("C5.5", "ch5_experiment", "an experiment: what backprop and the adjoint cost, by "
+             "steps", 3, experiment.EXPERIMENT_TESTS, kind="value", prepare=experiment.prepare),
 )  # fmt: skip

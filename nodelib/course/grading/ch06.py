@@ -11,6 +11,9 @@ Questions, each grading one name of ``exercises/ch06_neural_odes.ipynb``:
 - C6.4 ``cnf_dynamics(func, t, state)``: the instantaneous change of variables (`_ch06_cnf`).
 - C6.5 ``trained_cnf``: a CNF trained to a stated test log-likelihood (`_ch06_cnf`); the
   notebook trains it on `sample_target`, whose entropy is `TARGET_ENTROPY`.
+- C6.6 ``ch6_experiment``: an experiment, read: the trained CNF evaluated at a sweep of
+  tolerances, the loosest one that meets 1e-4 nats, and what looser and tighter tolerances
+  do to the evaluations and the error (`nodelib.course.grading._ch06_experiment`).
 
 Failures name the typical mistake that explains them (a sign, a transposed Jacobian, the
 whole trajectory returned instead of the end state, a forgotten ``super().__init__``).
@@ -24,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from nodelib.course.grading import _ch06_cnf as cnf
+from nodelib.course.grading import _ch06_experiment as experiment
 from nodelib.course.grading._ch06_cnf import TARGET_ENTROPY, sample_target
 from nodelib.course.grading.core import CheckFailed, Question, Test
 from nodelib.course.grading.expect import expect_close, expect_tensor
@@ -248,4 +252,6 @@ QUESTIONS: tuple[Question, ...] = (
         Test(f"test NLL within {cnf.NLL_MARGIN} nats of the entropy",
              cnf.trained_cnf_likelihood, timeout=60.0),
     ), kind="value"),
+    Question("C6.6", "ch6_experiment", "an experiment: what a tolerance buys", 3,
+             experiment.EXPERIMENT_TESTS, kind="value"),
 )  # fmt: skip

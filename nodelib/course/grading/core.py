@@ -9,9 +9,11 @@ order 1.00"). `grade` runs each test under a time limit (`nodelib.course.grading
 collects a `QuestionResult`; `grade_namespace` grades a whole chapter from a notebook's
 global variables (what the command line does inside the notebook's kernel).
 
-When the environment variable ``NODELIB_GRADING_RECORD`` names a file, every graded
-question is also appended to it as one JSON line: the command line reads those lines, so
-questions graded before a notebook hangs or its kernel dies keep their results.
+Every result `grade_namespace` computes is also appended as one JSON line to the file it is
+given (``record_to``; the command line names one that the notebook could not know while its
+cells ran), and, when the environment variable ``NODELIB_GRADING_RECORD`` names a file, every
+graded question goes there too (for tools that watch a session; the command line does not
+trust it).
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ class Question:
     points: int
     tests: tuple[Test, ...]
     kind: Literal["function", "value"] = "function"
+    # The grader's own reference computation, shared by the tests (e.g. an experiment re-run),
+    # run once in this process before them so that forked tests inherit its cached result.
+    prepare: Callable[[], None] | None = None
 
 
 @dataclass
@@ -244,6 +249,8 @@ def grade(
         result.tests = [TestResult(t.description, "not run") for t in q.tests]
         return result
     chosen = choose_backend(device) if backend == "auto" else backend
+    if q.prepare is not None:
+        q.prepare()
     skip_reason, tracebacks = "", set()
     for test in q.tests:
         if skip_reason:
@@ -268,9 +275,9 @@ def grade(
     return result
 
 
-def record(result: QuestionResult, source: str) -> None:
-    """Append the result as a JSON line to $NODELIB_GRADING_RECORD, if that is set."""
-    path = os.environ.get(RECORD_ENV)
+def record(result: QuestionResult, source: str, path: str | None = None) -> None:
+    """Append the result as a JSON line to `path`, else to $NODELIB_GRADING_RECORD if set."""
+    path = path or os.environ.get(RECORD_ENV)
     if path:
         with open(path, "a", encoding="utf-8") as file:
             file.write(json.dumps({"source": source, **result.to_dict()}) + "\n")
@@ -282,11 +289,13 @@ def grade_namespace(
     *,
     device: str | torch.device = "cpu",
     timeout: float | None = None,
+    record_to: str | None = None,
 ) -> list[QuestionResult]:
     """Grade every question of a chapter, taking each answer from `namespace` by name.
 
     This is what the command line runs inside the notebook's kernel, after the notebook's
-    cells: ``grade_namespace(1, globals())``. Each result is also `record`ed.
+    cells: ``grade_namespace(1, globals(), record_to=...)``. Each result is also `record`ed,
+    to `record_to` (else to $NODELIB_GRADING_RECORD, if set).
 
     Returns:
         One QuestionResult per question, in the chapter's order.
@@ -302,6 +311,6 @@ def grade_namespace(
                 f"{q.name} is not defined when the notebook ends: run the cell that defines "
                 "it, and check that cell for errors.",
             )  # fmt: skip
-        record(result, "final")
+        record(result, "final", record_to)
         results.append(result)
     return results

@@ -14,9 +14,12 @@ Robustness, as the reader's notebook may be broken in any way:
 - a cell that runs past its limit is interrupted (like the stop button) and execution goes
   on; a cell that ignores the interrupt for as long again is stopped by killing the
   kernel, and execution stops there, as it does when the kernel dies;
-- every check the notebook itself ran, and every question the final cell graded, was
-  appended to a record file as it finished (``NODELIB_GRADING_RECORD``): questions
-  graded before a hang or a crash keep their results; the others are "not run".
+- only the extra cell's grading counts, and its results travel through a file whose name
+  is chosen after the notebook's own cells ran, so a cell cannot write results for it
+  (what the notebook's own ``check`` calls print or record earns nothing);
+- when the kernel dies or a cell has to be killed, the cells before that one are run again
+  in a fresh kernel and graded there: questions answered before the crash keep their
+  results, the others have no answer and fail.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -172,7 +176,15 @@ def _execute(
     cell_timeout: float,
     grading_source: str,
     grading_timeout: float,
-) -> tuple[list[CellRun], str]:
+    *,
+    before: int | None = None,
+) -> tuple[list[CellRun], str, int | None, dict[str, QuestionResult]]:
+    """Run the code cells (those before index `before`, if given), then the grading cell.
+
+    Returns:
+        The cell runs, why execution stopped early ("" if it did not), the index of the
+        cell where it stopped, and the grading cell's results by question id.
+    """
     from nbclient import NotebookClient
 
     kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
@@ -189,11 +201,11 @@ def _execute(
         resources={"metadata": {"path": str(folder)}},
     )
     runs: list[CellRun] = []
-    stopped = ""
+    stopped, stopped_at, results = "", None, {}
     # The kernel's own stderr carries only start-up notices, not the cells' output.
     with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
         for index, cell in enumerate(list(nb.cells)):
-            if cell.cell_type != "code":
+            if cell.cell_type != "code" or (before is not None and index >= before):
                 continue
             tags = cell.get("metadata", {}).get("tags", [])
             run = CellRun(
@@ -211,21 +223,28 @@ def _execute(
                 run.ename, run.evalue = _error_of(cell) or ("", "")
             elif status == "dead":
                 run.ename, run.evalue = "DeadKernelError", "the kernel died"
-                stopped = f"the kernel died while running cell {index + 1}"
+                stopped, stopped_at = f"the kernel died while running cell {index + 1}", index
             elif status == "hung":
                 stopped = (
                     f"cell {index + 1} did not stop when interrupted, so the kernel was stopped"
                 )
+                stopped_at = index
         if not stopped:
-            nb.cells.append(nbformat.v4.new_code_cell(grading_source))
-            if _run_cell(client, nb.cells[-1], len(nb.cells) - 1, grading_timeout) != "ok":
-                stopped = "the grading cell did not finish"
-    return runs, stopped
+            # Named only now, after the notebook's cells ran: none of them could write to it.
+            with tempfile.TemporaryDirectory() as tmp:
+                record = Path(tmp) / f"final-{secrets.token_hex(8)}.jsonl"
+                nb.cells.append(
+                    nbformat.v4.new_code_cell(grading_source.format(record=str(record)))
+                )
+                if _run_cell(client, nb.cells[-1], len(nb.cells) - 1, grading_timeout) != "ok":
+                    stopped = "the grading cell did not finish"
+                results = _read_records(record)
+    return runs, stopped, stopped_at, results
 
 
 def _read_records(path: Path) -> dict[str, QuestionResult]:
-    """The latest record per question, a final grading taking precedence over a check."""
-    found: dict[str, tuple[str, QuestionResult]] = {}
+    """The grading cell's results, by question (the last line per question counts)."""
+    found: dict[str, QuestionResult] = {}
     if not path.exists():
         return {}
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -233,11 +252,10 @@ def _read_records(path: Path) -> dict[str, QuestionResult]:
             data = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a dying kernel
-        source, result = data.pop("source", "check"), QuestionResult.from_dict(data)
-        previous = found.get(result.question)
-        if previous is None or source == "final" or previous[0] != "final":
-            found[result.question] = (source, result)
-    return {q: result for q, (_, result) in found.items()}
+        if data.pop("source", None) == "final":
+            result = QuestionResult.from_dict(data)
+            found[result.question] = result
+    return found
 
 
 def grade_notebook(
@@ -268,20 +286,33 @@ def grade_notebook(
     nb = nbformat.read(path, as_version=4)
     number = chapter_number(chapter) if chapter is not None else chapter_of(nb, path)
     questions = chapter_questions(number)
+    # The grader's modules are imported afresh, from their files: a notebook that replaced
+    # one of their functions in its kernel does not grade itself with it.
     source = (
+        "import sys as _nodelib_sys\n"
+        "for _nodelib_name in [m for m in _nodelib_sys.modules\n"
+        "                      if m.startswith('nodelib.course.grading')]:\n"
+        "    del _nodelib_sys.modules[_nodelib_name]\n"
         "from nodelib.course.grading import grade_namespace as _nodelib_grade\n"
         f"_nodelib_results = _nodelib_grade({number}, globals(), device={device!r}, "
-        f"timeout={check_timeout!r})"
+        f"timeout={check_timeout!r}, record_to={{record!r}})"
     )
     per_test = [check_timeout or t.timeout for q in questions for t in q.tests]
-    with tempfile.TemporaryDirectory() as tmp:
-        record = Path(tmp) / "record.jsonl"
-        env = {**os.environ, RECORD_ENV: str(record)}
-        executed = copy.deepcopy(nb)
-        runs, stopped = _execute(
-            executed, path.parent, env, cell_timeout, source, sum(per_test) + 60
-        )
-        recorded = _read_records(record)
+    # The notebook's own check calls record nothing the grader reads: no path in its env.
+    env = {k: v for k, v in os.environ.items() if k != RECORD_ENV}
+    executed = copy.deepcopy(nb)
+    grading_timeout = sum(per_test) + 60
+    runs, stopped, stopped_at, recorded = _execute(
+        executed, path.parent, env, cell_timeout, source, grading_timeout
+    )
+    if stopped_at is not None:
+        # Grade what the cells before the fatal one defined, in a fresh kernel.
+        _, again, _, recorded = _execute(
+            copy.deepcopy(nb), path.parent, env, cell_timeout, source, grading_timeout,
+            before=stopped_at,
+        )  # fmt: skip
+        if again:
+            stopped += f"; run again without it, {again}"
     results = [_result_for(q, recorded.get(q.id), runs, nb, stopped) for q in questions]
     return NotebookReport(str(path), number, results, runs, stopped, executed)
 

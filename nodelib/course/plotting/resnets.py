@@ -112,14 +112,18 @@ def plot_depth_study(
     accuracy: Mapping[str, Any],
     loss: Mapping[str, Any],
     labels: Mapping[str, str],
+    *,
+    test_loss: Mapping[str, Any] | None = None,
 ) -> Figure:
-    """Test accuracy (left) and final training loss (right) against depth, per kind.
+    """Test accuracy (left) and the losses (right) against depth, per kind.
 
     Args:
         depths: the trained depths, shape (n,).
         accuracy: per kind, test accuracies in percent, shape (n, seeds).
-        loss: per kind, final training losses, shape (n, seeds).
+        loss: per kind, final training losses, shape (n, seeds): solid lines.
         labels: the legend text of every kind.
+        test_loss: per kind, the test losses, shape (n, seeds): dashed lines in the kind's
+            colour, so that the gap between a pair of lines is the generalisation gap.
 
     Returns:
         The Figure, with logarithmic depth axes (base 2) and a logarithmic loss axis.
@@ -127,11 +131,17 @@ def plot_depth_study(
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     _by_kind(ax1, depths, accuracy, labels, seed_dim=-1, marker="o")
     _by_kind(ax2, depths, loss, labels, seed_dim=-1, marker="o")
+    title = "Training loss as depth grows"
+    if test_loss is not None:
+        for kind, v in test_loss.items():
+            plot_spread(ax2, depths, v, seed_dim=-1, color=f"C{list(labels).index(kind)}",
+                        linestyle="--", marker="s", ms=4)  # fmt: skip
+        title = "Training (solid) and test (dashed) loss"
     for ax in (ax1, ax2):
         ax.set_xscale("log", base=2)
     ax2.set_yscale("log")
     ax1.set(xlabel="depth $N$", ylabel="test accuracy (%)", title="Accuracy as depth grows")
-    ax2.set(xlabel="depth $N$", ylabel="final training loss", title="Training loss as depth grows")
+    ax2.set(xlabel="depth $N$", ylabel="final loss (cross-entropy)", title=title)
     fig.tight_layout()
     return fig
 

@@ -1,8 +1,9 @@
 """The figures of chapter 2: Runge–Kutta and multistep methods, stability.
 
-Errors against step size or cost (convergence, work–precision, Richardson extrapolation,
-diverging multistep methods), an adaptive solver's steps, roots of ρ against the unit circle,
-panels of stability regions, costs as bars, and the stability explorer (stiffness:
+Rooted trees (the order conditions), errors against step size or cost (convergence,
+work–precision, Richardson extrapolation, diverging multistep methods), an adaptive solver's
+steps, roots of ρ against the unit circle, panels of stability regions, costs as bars, and the
+stability explorer (stiffness:
 `nodelib.course.plotting.stiffness`). Each function draws numbers the
 chapter computed (arrays or tensors; a ``Series`` maps a legend label to a 1-D array) and
 solves nothing itself.
@@ -29,6 +30,7 @@ __all__ = [
     "plot_counts",
     "plot_errors",
     "plot_region_panels",
+    "plot_rooted_trees",
     "plot_stability_explorer",
 ]
 
@@ -61,6 +63,60 @@ def plot_counts(
     ax.bar_label(bars, labels=[f"{v:.6g}" for v in values], fontsize=8)
     ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log" if log else "linear")
     return ax
+
+
+def _place(tree: tuple, left: float, depth: int, nodes: list, edges: list) -> tuple[float, float]:
+    """Lay out `tree`'s leaves from x = `left` on, parents above the mean of their children.
+
+    Appends (x, depth) to `nodes` (the root first) and segments to `edges`; returns the
+    root's x and the next free x.
+    """
+    if not tree:
+        nodes.append((left, depth))
+        return left, left + 1.0
+    index = len(nodes)
+    nodes.append((0.0, depth))  # the root's place, known after its subtrees'
+    xs = []
+    for subtree in tree:
+        x, left = _place(subtree, left, depth + 1, nodes, edges)
+        xs.append(x)
+    root = sum(xs) / len(xs)
+    nodes[index] = (root, depth)
+    edges.extend(((root, depth), (x, depth + 1)) for x in xs)
+    return root, left
+
+
+def plot_rooted_trees(trees: Sequence[tuple], labels: Sequence[str]) -> Figure:
+    """Rooted trees side by side, root at the bottom (a square), each with a label below.
+
+    Args:
+        trees: trees as `nodelib.theory.order_conditions.rooted_trees` returns them (a tree
+            is the tuple of its root's subtrees; ``()`` is the single node).
+        labels: one text per tree (Matplotlib mathtext allowed), shown under it.
+
+    Returns:
+        The Figure, one Axes per tree.
+
+    Raises:
+        ValueError: as many labels as trees are needed.
+    """
+    if len(labels) != len(trees):
+        raise ValueError(f"{len(labels)} labels for {len(trees)} trees: give one per tree.")
+    fig, axes = plt.subplots(1, len(trees), figsize=(2.6 * len(trees), 3.0), squeeze=False)
+    for ax, tree, label in zip(axes.flat, trees, labels, strict=True):
+        nodes: list[tuple[float, float]] = []
+        edges: list[tuple[tuple[float, float], tuple[float, float]]] = []
+        _place(tree, 0.0, 0, nodes, edges)
+        for (x1, y1), (x2, y2) in edges:
+            ax.plot([x1, x2], [y1, y2], "k-", lw=1.5, zorder=1)
+        xs, ys = np.array(nodes).T
+        ax.scatter(xs[1:], ys[1:], s=90, color="C0", edgecolor="k", zorder=2)
+        ax.scatter(xs[:1], ys[:1], s=110, marker="s", color="C1", edgecolor="k", zorder=2)
+        ax.set(xlim=(xs.min() - 1.0, xs.max() + 1.0), ylim=(-0.7, 2.7))
+        ax.axis("off")
+        ax.text(xs[0], -0.6, label, ha="center", va="top", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def plot_adaptive_steps(
@@ -115,6 +171,7 @@ def plot_errors(
     ylabel: str = "error",
     title: str = "",
     decreasing: bool = False,
+    threshold: tuple[float, str] | None = None,
 ) -> Axes:
     """Errors against step sizes or costs, log–log, one line (marker o, s, ^, ...) per label.
 
@@ -126,6 +183,8 @@ def plot_errors(
         xlabel, ylabel, title: the labels and the title.
         decreasing: invert the x-axis (step sizes shrinking to the right), and say so in
             the x label.
+        threshold: (error, legend label) of a dotted horizontal line, e.g. the error above
+            which a solution is lost.
 
     Returns:
         The Axes, with a legend.
@@ -134,6 +193,8 @@ def plot_errors(
     for i, (label, err) in enumerate(errors.items()):
         xs = x[label] if isinstance(x, Mapping) else x
         ax.loglog(_np(xs), _np(err), f"{'os^dvp<>'[i % 8]}-", label=label)
+    if threshold is not None:
+        ax.axhline(threshold[0], color="k", ls=":", lw=1, label=threshold[1])
     if not isinstance(x, Mapping):  # label the shared abscissae, not crowded minor ticks
         ax.set_xticks(_np(x), [f"{v:.3g}" for v in _np(x)])
         ax.xaxis.set_minor_formatter(NullFormatter())
