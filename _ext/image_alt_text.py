@@ -2,17 +2,22 @@
 
 myst-nb writes a figure that a code cell outputs (matplotlib's PNG, an IPython Image) as an
 image with no alt text, and Sphinx's HTML writer then falls back to the file name
-(``alt="../_images/6e98d2...png"``), which says nothing to a screen reader. This post-transform
-fills in what is missing, in this order:
+(``alt="../_images/6e98d2...png"``), which says nothing to a screen reader. The alt text comes,
+in this order, from:
 
-1. an image inside a figure with a caption (``{glue:figure}``, ``{figure}``): the caption;
-2. an image output by a code cell: "Figure <k> on page “<page title>”", followed by the titles
-   the cell's source sets (``set_title("...")``, ``suptitle("...")``, ``title="..."``; plain
-   string literals only), e.g. "Figure 2 on page “One-step methods”: Global error against h".
+1. the author: a Markdown image's ``![alt](...)``, a figure's ``:alt:``, or a cell's metadata
+   ``{"mystnb": {"image": {"alt": "..."}}}``;
+2. the figure itself: a kernel that imported ``nodelib.course.book`` sends each figure's alt
+   text (what it shows, in words, and the finding the notebook gave with
+   ``describe(fig, "...")``) in the PNG output's metadata, which myst-nb ignores; this
+   extension makes myst-nb's image renderer read it. An alt text without a finding gets the
+   class ``nodelib-alt-no-finding``;
+3. an image inside a figure with a caption (``{glue:figure}``, ``{figure}``): the caption;
+4. the placeholder "Figure <k> on page “<page title>”", with the titles the cell's source sets
+   (``set_title("...")``, ``title="..."``; plain string literals, TeX read as words), and the
+   class ``nodelib-alt-placeholder``: tests/test_website.py lists these per page.
 
-An alt text given by the author always wins (a Markdown image's ``![alt](...)``, a figure's
-``:alt:``, or a cell's metadata ``{"mystnb": {"image": {"alt": "..."}}}``). Markdown images
-without alt text outside notebook cells are left alone: tests/test_website.py reports them.
+Markdown images without alt text outside notebook cells are left alone: the tests report them.
 Registered in _config.yml under ``sphinx.local_extensions``.
 """
 
@@ -24,6 +29,11 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
+
+from nodelib.course.alt_text import tex_to_words
+
+NO_FINDING = "nodelib-alt-no-finding"
+PLACEHOLDER = "nodelib-alt-placeholder"
 
 # A plain (not f-) string literal passed as a title in a code cell's source.
 _TITLE = re.compile(
@@ -58,7 +68,27 @@ def _cell_titles(cell: nodes.Element) -> list[str]:
         for block in cell.findall(nodes.literal_block)
         if block.parent.get("nb_element") == "cell_code_source"
     )
-    return list(dict.fromkeys(m.group("text").strip() for m in _TITLE.finditer(source)))
+    titles = (tex_to_words(m.group("text").strip()) for m in _TITLE.finditer(source))
+    return list(dict.fromkeys(titles))
+
+
+def _read_output_alt(render_image: Any) -> Any:
+    """myst-nb's image renderer, also taking the alt text from the output's metadata."""
+
+    def render(self: Any, data: Any) -> list[nodes.Element]:
+        found = render_image(self, data)
+        meta = data.output_metadata.get(data.mime_type, {})
+        alt = meta.get("alt") if isinstance(meta, dict) else None
+        for node in found:
+            given = isinstance(node, nodes.image) and node.get("alt", "").strip()
+            if isinstance(node, nodes.image) and not given and isinstance(alt, str) and alt.strip():
+                node["alt"] = alt.strip()  # (the author's alt text wins)
+                if not meta.get("alt_finding"):
+                    node["classes"].append(NO_FINDING)
+        return found
+
+    render.nodelib_alt = True  # type: ignore[attr-defined]
+    return render
 
 
 class ImageAltText(SphinxPostTransform):
@@ -84,8 +114,13 @@ class ImageAltText(SphinxPostTransform):
                 alt = f"Figure {count} on page “{page}”"
                 titles = _cell_titles(cell)
                 image["alt"] = f"{alt}: {'; '.join(titles)}" if titles else alt
+                image["classes"].append(PLACEHOLDER)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    from myst_nb.core.render import NbElementRenderer
+
+    if not getattr(NbElementRenderer.render_image, "nodelib_alt", False):
+        NbElementRenderer.render_image = _read_output_alt(NbElementRenderer.render_image)
     app.add_post_transform(ImageAltText)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

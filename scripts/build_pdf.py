@@ -8,7 +8,12 @@ on localhost, opens it in headless Chromium (``/usr/bin/chromium``, or ``$CHROMI
 install chromium) with Playwright, waits for MathJax to typeset the math, and prints it to A4.
 This is what Jupyter Book's ``--builder pdfhtml`` does, without pyppeteer's browser download.
 (``--builder pdflatex`` does not work with Debian's TeX Live short of texlive-fonts-extra: its
-LaTeX class needs ``bbm.sty``; see the README.) Not part of CI.
+LaTeX class needs ``bbm.sty``; see the README.) Printing opens every folded hint and
+solution and keeps tables within the page (``_static/course.css``'s print rules).
+
+The website's download menu offers this PDF (".pdf"): the HTML build copies
+``_build/pdf/book.pdf`` into the site when it exists (``_ext/accessible_theme.py``), so run this
+script before ``jupyter-book build``. tests/test_website.py does, and checks the button.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _website import launch_browser, serve  # noqa: E402  (the test helpers: same browser set-up)
 
 SINGLE = ROOT / "_build" / "singlehtml"
+LOAD_TIMEOUT_MS = 600_000
 # Hide the website's navigation in print; show code and outputs in full.
 PRINT_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .prev-next-area,
@@ -51,6 +57,9 @@ def main() -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with serve(SINGLE) as base, launch_browser() as browser:
         page = browser.new_page()
+        # The one page holds the whole book (every formula, every image): on a busy machine
+        # it loads and typesets in minutes, not Playwright's default 30 s.
+        page.set_default_timeout(LOAD_TIMEOUT_MS)
         page.goto(base + "intro.html", wait_until="load")
         page.evaluate(
             "async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }"

@@ -150,7 +150,8 @@ def test_static_figure_holds_one_distinct_image_per_state(
     assert str(expected) in stream
     page = "".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
-    frames = re.findall(r'<img data-state="([0-9,]+)" alt="([^"]*)" src="([^"]+)"( hidden)?>', page)
+    frame = r'<img data-state="([0-9,]+)" alt="([^"]*)" (?:data-)?src="([^"]+)"( hidden)?>'
+    frames = re.findall(frame, page)
     assert sorted(f[0] for f in frames) == [f"{i},{j}" for i in range(3) for j in range(2)]
     shown = [f for f in frames if not f[3]]
     # Only the default state is visible at first: h = 0.5 (index 1), method "b" (index 1).
@@ -161,6 +162,12 @@ def test_static_figure_holds_one_distinct_image_per_state(
     # The controls: a range over the three indices starting at 1, a select with the labels.
     assert re.search(r'type="range" min="0" max="2" step="1" value="1" data-control="h"', page)
     assert '<option value="1" selected>second</option>' in page
+    # What a screen reader gets: the slider's shown value, the figure's name, the new image's
+    # alt in a live region; only the shown image loads at first (the others in data-src).
+    assert 'data-control="h" aria-valuetext="0.5"' in page
+    assert 'role="group" aria-label="Interactive figure: ' in page
+    assert f'aria-live="polite" aria-atomic="true">{shown[0][1]}</p>' in page
+    assert page.count(" src=") == 1 and page.count(" data-src=") == 5
     notes = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert notes and "6 states" in notes[0]
 

@@ -16,6 +16,18 @@ control of every interactive figure shows another image, dropdown solutions star
 open on click, search finds chapter 6. Screenshots of each chapter's first screen (desktop and
 phone) are saved in ``_build/screenshots`` (.ci/run keeps them in the repository's _build).
 
+A website every student can use (issue 25): axe-core finds no serious or critical WCAG 2.1 AA
+violation on any page; no formula or heading permalink is a Tab stop, and each chapter's
+interactive figure is reached in under 40 Tab presses (the counts, with and without the
+figure's skip link, are printed); sliders announce the value they show, each new image's alt
+text is announced, no control has a single state; no alt text holds TeX or a code name; no page
+is wider than the window from 320 to 1920 px; one search box; wide equations show a scroll cue;
+figures shown small on a phone open at full size on a tap; chapter pages under 2 MB with their
+images; a favicon; the ".pdf" button downloads the PDF that scripts/build_pdf.py printed
+first; chapter downloads hold their outputs; printing keeps tables whole and opens hints and
+solutions. Two tests marked PHASE_2 list what the notebooks still owe (figures' findings,
+controls named in words); they print their lists per page.
+
 Without Playwright or Chromium the module is skipped, unless NODE_COURSE_REQUIRE_BROWSER=1
 (.ci/run sets it), which makes that a failure. See tests/_website.py for the other switches.
 """
@@ -23,28 +35,39 @@ Without Playwright or Chromium the module is skipped, unless NODE_COURSE_REQUIRE
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import time
+from collections import Counter
 from pathlib import Path
-from urllib.parse import unquote, urldefrag, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
 import yaml
 from _notebooks import TIMES as NOTEBOOK_TIMES
 from _scripts import ROOT
 from _website import (
+    ACCESS_REPORT_JS,
+    AXE_RUN_JS,
     DESKTOP,
     HTML,
     PAGE_REPORT_JS,
     PHONE,
+    PHONE_FIGURES_JS,
     PHONE_REPORT_JS,
+    PRINT_REPORT_JS,
     RAW_MATH,
+    WIDTH_REPORT_JS,
+    alt_problems,
+    axe_script,
     browser_missing,
     build_book,
+    build_pdf,
     is_known_console_error,
     launch_browser,
     local_ids,
+    named_in_words,
     require_browser,
     screenshot_dir,
     serve,
@@ -58,11 +81,22 @@ STATIC_NOTE = "states computed when this page was built"  # nodelib.course.inter
 # θ-method (1), the stability explorer (2), the planar flow (4), the CNF over time (6).
 STEPPED_CHAPTERS = ("chapters/ch01_", "chapters/ch02_", "chapters/ch04_", "chapters/ch06_")
 PAGE_LIMIT_BYTES = 5_000_000
+CHAPTER_LIMIT_BYTES = 2_000_000  # HTML and the images it shows at first, fonts and scripts aside
+# The window widths every page is laid out at: no page may be wider than its window.
+WIDTHS = (320, 390, 600, 800, 1024, 1280, 1440, 1920)
+TAB_TARGET = 40  # Tab presses from the top of a chapter to its interactive figure's first control
+TAB_CAP = 150  # the sequential count stops here (today's main needs up to 466)
+# A figure shown at less than this fraction of its drawn width on a phone has tick labels
+# under 9 px (matplotlib's 10 pt labels at 100 dpi are 13.9 px): a tap must enlarge it.
+LEGIBLE_SCALE = 9 / 13.9
+AXE_FAILING_IMPACTS = ("serious", "critical")
+PRINT_PAGES = ("chapters/ch01_", "exercises/ch01_", "solutions/ch01_")
+PRINT_VIEWPORT = {"width": 718, "height": 1000}  # A4's 210 mm less 2 x 15 mm margins, at 96 dpi
 MAX_CODE_LINES = 25
 FAILURE_WORDS = ("Traceback", "NotImplementedError", "[FAIL]", "ChecksFailed")
 PHONE_TOLERANCE_PX = 2
 MIN_FONT_PX = 14
-TIMES: dict[str, float] = {}
+TIMES: dict[str, float | int | str] = {}
 
 
 def _fail_or_skip(reason: str) -> None:
@@ -90,10 +124,18 @@ def build() -> dict:
         return {"returncode": 0, "output": "", "skipped": True, "since": 0.0}
     since = time.time() - 2  # pages older than this build are left-overs of earlier builds
     start = time.perf_counter()
+    pdf = build_pdf()  # first: the HTML build puts the PDF behind the ".pdf" button
+    TIMES["pdf"] = time.perf_counter() - start
+    start = time.perf_counter()
     result = build_book()
     TIMES["build"] = time.perf_counter() - start
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # no colours
-    return {"returncode": result.returncode, "output": output, "since": since}
+    return {
+        "returncode": result.returncode,
+        "output": output,
+        "since": since,
+        "pdf": (pdf.returncode, (pdf.stdout + pdf.stderr)[-3000:]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -189,18 +231,29 @@ def reports(web: dict, pages: list[str]) -> dict[str, dict]:
     shots = screenshot_dir()
     shots.mkdir(parents=True, exist_ok=True)
     out: dict[str, dict] = {}
+    axe = axe_script()
     for name in pages:
         current.update(console=[], failed=[])
         chapter = name.startswith("chapters/")
+        desktop.set_viewport_size(DESKTOP)
         desktop.goto(base + name, wait_until="load")
         report = desktop.evaluate(PAGE_REPORT_JS)
+        report["access"] = desktop.evaluate(ACCESS_REPORT_JS)
+        if axe is not None:
+            desktop.evaluate(axe)
+            report["axe"] = desktop.evaluate(AXE_RUN_JS)
         if chapter:
             desktop.screenshot(path=shots / f"{Path(name).stem}.png")
+        report["widths"] = {}
+        for width in WIDTHS:
+            desktop.set_viewport_size({"width": width, "height": DESKTOP["height"]})
+            report["widths"][width] = desktop.evaluate(WIDTH_REPORT_JS)
         phone.goto(base + name, wait_until="load")
         phone.evaluate(PAGE_REPORT_JS)  # waits for MathJax: typeset math has its final width
         report["phone"] = phone.evaluate(PHONE_REPORT_JS, [PHONE["width"], PHONE_TOLERANCE_PX])
         if chapter:
             phone.screenshot(path=shots / f"{Path(name).stem}-phone.png")
+        report["phone_figures"] = phone.evaluate(PHONE_FIGURES_JS, [LEGIBLE_SCALE])
         report.update(console=list(current["console"]), failed=list(current["failed"]))
         out[name] = report
     desktop.close()
@@ -296,7 +349,7 @@ def test_images_load_and_have_alt_text(reports: dict[str, dict]) -> None:
     problems = []
     for name, report in reports.items():
         for image in report["images"]:
-            if not image["loaded"]:
+            if not image["loaded"] and not image["deferred"]:
                 problems.append(f"{name}: image did not load: {image['src']}")
             alt = (image["alt"] or "").strip()
             if not alt or alt == image["src"] or IMAGE_FILE.search(alt):
@@ -370,20 +423,30 @@ def test_interactive_figures_are_stepped_states_with_a_note(reports: dict[str, d
     assert not problems, "\n".join(problems)
 
 
-def test_pages_weigh_less_than_5_mb(pages: list[str], site: Path) -> None:
-    """A page with its images (stepped figures are embedded) stays under 5 MB."""
-    problems = []
+def _page_weight(site: Path, name: str) -> int:
+    """Bytes of a page's HTML and of the image files it shows on loading (``src``; the states of
+    an interactive figure not shown yet wait in ``data-src`` until a control shows them)."""
+    html_file = site / name
+    text = html_file.read_text(encoding="utf-8")
+    images = {
+        (html_file.parent / unquote(src)).resolve()
+        for src in re.findall(r'<img[^>]*?\ssrc="([^"]+)"', text)
+        if not src.startswith(("data:", "http"))
+    }
+    return html_file.stat().st_size + sum(p.stat().st_size for p in images if p.is_file())
+
+
+def test_pages_weigh_less_than_5_mb_and_chapters_less_than_2(pages: list[str], site: Path) -> None:
+    """A page with its images stays under 5 MB; a chapter page under 2 MB (issue 25)."""
+    problems, weights = [], {}
     for name in pages:
-        html_file = site / name
-        text = html_file.read_text(encoding="utf-8")
-        images = {
-            (html_file.parent / unquote(src)).resolve()
-            for src in re.findall(r'<img[^>]+src="([^"]+)"', text)
-            if not src.startswith(("data:", "http"))
-        }
-        size = html_file.stat().st_size + sum(p.stat().st_size for p in images if p.is_file())
-        if size > PAGE_LIMIT_BYTES:
-            problems.append(f"{name}: {size / 1e6:.1f} MB with its images")
+        size = weights[name] = _page_weight(site, name)
+        limit = CHAPTER_LIMIT_BYTES if name.startswith("chapters/") else PAGE_LIMIT_BYTES
+        if size > limit:
+            problems.append(f"{name}: {size / 1e6:.2f} MB with its images (limit {limit / 1e6} MB)")
+    TIMES["chapter MB"] = " ".join(
+        f"{Path(n).stem[:4]}={w / 1e6:.2f}" for n, w in sorted(weights.items()) if "chapters/" in n
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -416,8 +479,25 @@ def test_moving_a_control_changes_the_figure(reports: dict[str, dict], web: dict
             after = (after_img.get_attribute("data-state"), after_img.get_attribute("src"))
             if after[0] == before[0] or after[1] == before[1] or not after_img.is_visible():
                 problems.append(f"{name}: figure {k} did not change when its control moved")
+            problems += _announced_after_a_move(name, k, stepper, control, after_img)
     page.close()
     assert not problems, "\n".join(problems)
+
+
+def _announced_after_a_move(name: str, k: int, stepper, control, image) -> list[str]:
+    """After a move: the slider announces the value it shows; the live region the new alt."""
+    problems = []
+    if control.evaluate("c => c.tagName") != "SELECT":
+        shown = control.evaluate("c => c.parentElement.querySelector('output').textContent")
+        if control.get_attribute("aria-valuetext") != shown:
+            problems.append(
+                f"{name}: figure {k}'s slider announces {control.get_attribute('aria-valuetext')!r}"
+                f" while it shows {shown!r}"
+            )
+    live = stepper.locator("[aria-live]")
+    if live.count() != 1 or live.text_content().strip() != (image.get_attribute("alt") or ""):
+        problems.append(f"{name}: figure {k}'s new image is not announced (no live region text)")
+    return problems
 
 
 def test_chapter_code_cells_are_short_and_do_not_scroll(reports: dict[str, dict]) -> None:
@@ -466,6 +546,332 @@ def test_readable_at_phone_width(reports: dict[str, dict]) -> None:
         problems += [f"{name}: wider than a {PHONE['width']} px screen: {w}" for w in phone["wide"]]
         if phone["fontPx"] is not None and phone["fontPx"] < MIN_FONT_PX:
             problems.append(f"{name}: body text {phone['fontPx']} px at phone width")
+    assert not problems, "\n".join(problems)
+
+
+# --- issue 25: keyboard, screen reader, phone, print ---------------------------------------------
+
+PHASE_2 = pytest.mark.xfail(
+    reason="issue 25, phase 2: the notebooks give their figures' findings and their controls' "
+    "names (nodelib.course.book.describe, interactive_figure(names=...)); then drop this mark",
+    strict=False,
+)
+
+
+def _resolve(site: Path, url: str, base: str) -> Path | None:
+    if not url or not url.startswith(base):
+        return None
+    return site / unquote(urlsplit(url).path.removeprefix(urlsplit(base).path))
+
+
+def test_axe_finds_no_serious_or_critical_violation(reports: dict[str, dict], capsys) -> None:
+    """WCAG 2.1 AA as axe-core checks it, theme included: no serious or critical violation."""
+    if axe_script() is None:
+        pytest.fail("axe-playwright-python is not installed (pip install -r requirements.txt)")
+    problems, table = [], []
+    for name, report in reports.items():
+        counts = Counter()
+        for v in report["axe"]["violations"]:
+            counts[v["impact"]] += v["nodes"]
+            if v["impact"] in AXE_FAILING_IMPACTS:
+                example = v["example"] or {}
+                problems.append(
+                    f"{name}: {v['impact']} {v['id']} on {v['nodes']} node(s) ({v['help']}), "
+                    f"e.g. {example.get('target')}: {example.get('html')!r}"
+                )
+        levels = ("critical", "serious", "moderate", "minor")
+        table.append(f"  {name}: " + ", ".join(f"{i} {counts[i]}" for i in levels))
+    version = next(iter(reports.values()))["axe"]["version"]
+    with capsys.disabled():
+        print(f"\naxe-core {version}, violations (nodes) per page:\n" + "\n".join(table))
+    assert not problems, "\n".join(problems)
+
+
+def test_formulas_and_permalinks_are_not_tab_stops(reports: dict[str, dict]) -> None:
+    """MathJax keeps its assistive MathML, but no formula and no heading's "#" is a Tab stop."""
+    problems = []
+    for name, report in reports.items():
+        access = report["access"]
+        if access["formulaTabStops"]:
+            problems.append(f"{name}: {access['formulaTabStops']} formulas are Tab stops")
+        if access["formulas"] and not access["assistiveMml"]:
+            problems.append(f"{name}: the formulas have no assistive MathML")
+        if access["headerlinkTabStops"]:
+            problems.append(
+                f"{name}: {access['headerlinkTabStops']} heading permalinks are Tab stops"
+            )
+    assert any(r["access"]["formulas"] for r in reports.values()), "no page has a formula"
+    assert not problems, "\n".join(problems)
+
+
+FOCUS_JS = r"""
+() => {
+  const a = document.activeElement;
+  const first = document.querySelector('[data-nodelib-stepper] [data-control]');
+  return {atFigure: !!a && a === first, text: a ? (a.innerText || '').trim().slice(0, 80) : '',
+          link: !!a && a.tagName === 'A'};
+}
+"""
+
+
+def _tabs_to_figure(page, url: str, skip_to: str) -> int:
+    """Tab presses from the top of the page to the first control of its interactive figure.
+
+    The reader follows the one skip link whose text contains `skip_to` (Enter, not counted):
+    "interactive figure" takes the page's shortcut to the figure; "main content" starts at the
+    top of the chapter's content and tabs through all of it. Returns TAB_CAP + 1 when the
+    control is not reached within TAB_CAP presses.
+    """
+    page.goto(url, wait_until="load")
+    page.evaluate("async () => { if (window.MathJax) await MathJax.startup.promise; }")
+    followed = False
+    for presses in range(1, TAB_CAP + 1):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS_JS)
+        if focus["atFigure"]:
+            return presses
+        if not followed and focus["link"] and skip_to in focus["text"].lower():
+            page.keyboard.press("Enter")
+            followed = True
+    return TAB_CAP + 1
+
+
+@pytest.fixture(scope="module")
+def tab_counts(reports: dict[str, dict], web: dict) -> dict[str, dict[str, int]]:
+    start = time.perf_counter()
+    page = web["context"].new_page()
+    out = {}
+    for name, report in reports.items():
+        if name.startswith("chapters/") and report["steppers"]:
+            url = web["base"] + name
+            out[name] = {
+                "with the figure's skip link": _tabs_to_figure(page, url, "interactive figure"),
+                "through the chapter": _tabs_to_figure(page, url, "main content"),
+            }
+    page.close()
+    TIMES["tab counts"] = time.perf_counter() - start
+    return out
+
+
+def test_keyboard_reaches_each_interactive_figure_in_under_40_presses(
+    tab_counts: dict[str, dict[str, int]], capsys
+) -> None:
+    """From the top of each chapter, Tab (and the figure's skip link) reaches the figure."""
+    assert tab_counts, "no chapter has an interactive figure"
+    with capsys.disabled():
+        print("\nTab presses to the first control of the interactive figure:")
+        for name, counts in tab_counts.items():
+            shown = {k: (f">{TAB_CAP}" if v > TAB_CAP else v) for k, v in counts.items()}
+            print(f"  {name}: {shown}")
+    problems = [
+        f"{name}: {counts} Tab presses (target: under {TAB_TARGET})"
+        for name, counts in tab_counts.items()
+        if min(counts.values()) >= TAB_TARGET
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_interactive_figures_announce_values_and_images(reports: dict[str, dict]) -> None:
+    """A named group; sliders announce the shown value; every control moves; alts in words."""
+    problems = []
+    for name, report in reports.items():
+        for k, s in enumerate(report["access"]["steppers"]):
+            where = f"{name}: figure {k}"
+            if s["role"] != "group" or not s["label"].strip():
+                problems.append(f"{where} is not a named group ({s['role']!r}, {s['label']!r})")
+            if s["live"] != "polite" or s["liveText"] != s["shownAlt"]:
+                problems.append(f"{where} has no live region holding the shown image's alt text")
+            if len(set(s["alts"])) != len(s["alts"]):
+                problems.append(f"{where}: {len(s['alts'])} states, {len(set(s['alts']))} alts")
+            problems += [f"{where}: state alt: {p}" for a in s["alts"] for p in alt_problems(a)]
+            for c in s["controls"]:
+                if c["states"] < 2:
+                    problems.append(f"{where}: control {c['name']!r} has a single state")
+                if c["tag"] == "input" and c["valuetext"] != c["shown"]:
+                    problems.append(
+                        f"{where}: slider {c['name']!r} announces {c['valuetext']!r} "
+                        f"(its index is {c['value']}) while it shows {c['shown']!r}"
+                    )
+    assert not problems, "\n".join(problems)
+
+
+@PHASE_2
+def test_interactive_controls_are_named_in_words(reports: dict[str, dict], capsys) -> None:
+    """ "step size h", not "h"; a dropdown's options in words, not code names."""
+    problems = []
+    for name, report in reports.items():
+        for k, s in enumerate(report["access"]["steppers"]):
+            for c in s["controls"]:
+                if not named_in_words(c["name"]):
+                    problems.append(f"{name}: figure {k}: control named {c['name']!r}")
+                bad = [o for o in c["options"] if alt_problems(o)]
+                if bad:
+                    problems.append(f"{name}: figure {k}: {c['name']!r} options {bad}")
+    with capsys.disabled():
+        print("\ncontrols without a name in words:\n  " + "\n  ".join(problems or ["none"]))
+    assert not problems, "\n".join(problems)
+
+
+def test_alt_texts_hold_no_tex_or_code_names(reports: dict[str, dict]) -> None:
+    """Every image's alt text is words a screen reader can read (no $, \\, re_z)."""
+    problems = [
+        f"{name}: {image['src']}: {problem}"
+        for name, report in reports.items()
+        for image in report["images"]
+        for problem in alt_problems(image["alt"] or "")
+        if "placeholder" not in problem  # the placeholders: the next test, per page
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@PHASE_2
+def test_every_figure_says_what_it_shows_and_finds(reports: dict[str, dict], capsys) -> None:
+    """No placeholder ("Figure 3 on page ..."); every figure's alt text ends in its finding."""
+    pages = {}
+    for name, report in reports.items():
+        lacking = [
+            f.get("alt", "")[:90]
+            for f in report["access"]["figures"]
+            if "nodelib-alt-placeholder" in f["classes"]
+            or "nodelib-alt-no-finding" in f["classes"]
+            or alt_problems(f["alt"])
+        ]
+        if lacking:
+            pages[name] = lacking
+    total = sum(len(r["access"]["figures"]) for r in reports.values())
+    lines = [f"  {n}: {len(v)} figure(s): " + " | ".join(v) for n, v in pages.items()]
+    count = sum(len(v) for v in pages.values())
+    with capsys.disabled():
+        print(f"\nfigures without a proper alt text: {count} of {total}\n" + "\n".join(lines))
+    assert not pages, "\n".join(lines)
+
+
+def test_no_page_is_wider_than_the_window(reports: dict[str, dict]) -> None:
+    """At every width from 320 to 1920 px, no page scrolls sideways."""
+    problems = [
+        f"{name}: {info['scrollWidth']} px wide in a {width} px window"
+        for name, report in reports.items()
+        for width, info in report["widths"].items()
+        if info["scrollWidth"] > int(width) + PHONE_TOLERANCE_PX
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_one_search_box(reports: dict[str, dict]) -> None:
+    problems = [
+        f"{name}: {info['searchBoxes']} search boxes at {width} px"
+        for name, report in reports.items()
+        for width, info in report["widths"].items()
+        if info["searchBoxes"] != 1
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_wide_equations_show_a_scroll_cue(reports: dict[str, dict]) -> None:
+    """At phone width, an equation wider than the column shows that it scrolls, and the
+    keyboard can scroll it."""
+    problems, wide = [], 0
+    for name, report in reports.items():
+        for eq in report["phone_figures"]["wide"]:
+            wide += 1
+            if not eq["cue"] or not eq["keyboard"]:
+                problems.append(
+                    f"{name}: a wide equation without a cue or Tab stop: {eq['text']!r}"
+                )
+    assert wide, "no equation is wider than a phone's column: the test checks nothing"
+    assert not problems, f"{len(problems)} of {wide}:\n" + "\n".join(problems[:30])
+
+
+def test_figures_are_legible_on_a_phone(reports: dict[str, dict]) -> None:
+    """A figure a phone shows with tick labels under 9 px opens at a legible size on a tap."""
+    problems, small = [], 0
+    for name, report in reports.items():
+        for figure in report["phone_figures"]["small"]:
+            small += 1
+            if figure["enlarged"] < LEGIBLE_SCALE:
+                problems.append(
+                    f"{name}: …{figure['src']} is shown at {figure['scale']:.0%} of its size and "
+                    f"a tap shows it at {figure['enlarged']:.0%}"
+                )
+    assert small, "no figure is small on a phone: the test checks nothing"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_has_a_favicon(reports: dict[str, dict], web: dict, site: Path) -> None:
+    problems = []
+    for name, report in reports.items():
+        path = _resolve(site, report["access"]["favicon"] or "", web["base"])
+        if path is None or not path.is_file():
+            problems.append(f"{name}: no favicon ({report['access']['favicon']!r})")
+    assert not problems, "\n".join(problems)
+
+
+def test_pdf_button_downloads_the_built_pdf(
+    build: dict, reports: dict[str, dict], web: dict, site: Path
+) -> None:
+    if build.get("pdf") and build["pdf"][0] != 0:
+        pytest.fail(f"scripts/build_pdf.py failed:\n{build['pdf'][1]}")
+    problems, buttons = [], 0
+    for name, report in reports.items():
+        button = report["access"]["pdfButton"]
+        if button is None:
+            continue
+        buttons += 1
+        url = urljoin(web["base"] + name, button["href"] or "")
+        path = _resolve(site, url, web["base"])
+        if button["tag"] != "a" or path is None or not path.is_file():
+            problems.append(f"{name}: the .pdf button is a {button['tag']} to {button['href']!r}")
+        elif path.read_bytes()[:5] != b"%PDF-":
+            problems.append(f"{name}: the .pdf button's {button['href']!r} is not a PDF")
+    assert buttons, "no page has a .pdf button"
+    assert not problems, "\n".join(problems[:10])
+
+
+def test_chapter_downloads_hold_their_outputs(
+    reports: dict[str, dict], web: dict, site: Path
+) -> None:
+    problems, chapters = [], 0
+    for name, report in reports.items():
+        if not name.startswith("chapters/"):
+            continue
+        chapters += 1
+        path = _resolve(site, report["access"]["ipynbDownload"] or "", web["base"])
+        if path is None or not path.is_file():
+            problems.append(f"{name}: no .ipynb download")
+            continue
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        images = sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+        if not images:
+            problems.append(f"{name}: the downloaded notebook has no figures (no outputs)")
+    assert chapters, "no chapter page"
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def printed(reports: dict[str, dict], web: dict) -> dict[str, dict]:
+    page = web["context"].new_page()
+    page.set_viewport_size(PRINT_VIEWPORT)
+    page.emulate_media(media="print")
+    out = {}
+    for name in reports:
+        if name.startswith(PRINT_PAGES):
+            page.goto(web["base"] + name, wait_until="load")
+            page.evaluate("async () => { if (window.MathJax) await MathJax.startup.promise; }")
+            out[name] = page.evaluate(PRINT_REPORT_JS)
+    page.close()
+    return out
+
+
+def test_print_keeps_tables_whole_and_hints_and_solutions_open(printed: dict[str, dict]) -> None:
+    assert len(printed) == len(PRINT_PAGES), f"printed {sorted(printed)}"
+    for what in ("tables", "hints", "solutions"):
+        assert sum(r[what] for r in printed.values()), f"no {what} on {sorted(printed)}"
+    problems = [
+        f"{name}: {kind}: {item!r}"
+        for name, report in printed.items()
+        for kind in ("cut", "folded")
+        for item in report[kind]
+    ]
     assert not problems, "\n".join(problems)
 
 

@@ -12,9 +12,12 @@
   `claims(nb)` reads every verdict back (``scripts/check_claims.py`` tabulates them).
 - `glue_spread(name, values)` glues the mean, minimum, maximum and standard deviation of a
   result measured over several seeds.
-- `interactive_figure(draw, controls, states=...)` (from `nodelib.course.interactive`, re-exported
-  here): live controls in a Jupyter or Colab kernel; on the website, controls that step
-  through states drawn when the book is built.
+- `interactive_figure(draw, controls, states=..., names=..., units=..., description=...)`
+  (from `nodelib.course.interactive`, re-exported here): live controls in a Jupyter or Colab
+  kernel; on the website, controls that step through states drawn when the book is built.
+- `describe(fig, finding, shows=...)` (from `nodelib.course.alt_text`): what a figure shows and
+  finds, in words: its alt text on the website. Importing this module makes the kernel send
+  every figure's alt text with its image (`install_figure_alt_texts`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nodelib.course.alt_text import describe, install_figure_alt_texts
 from nodelib.course.interactive import interactive_figure
 from nodelib.errors import ClaimError
 
@@ -35,11 +39,15 @@ __all__ = [
     "GLUE_PREFIX",
     "claim",
     "claims",
+    "describe",
     "glue",
     "glue_spread",
     "glued_values",
     "interactive_figure",
 ]
+
+# Every figure a notebook shows from here on carries its alt text (a no-op outside IPython).
+install_figure_alt_texts()
 
 # myst-nb's prefix for glued values that are not displayed in the cell's output.
 GLUE_PREFIX = "application/papermill.record/"

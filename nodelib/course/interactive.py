@@ -7,34 +7,38 @@
 - **Static** (the book build and the tests: the environment variable ``NODELIB_STATIC_FIGURES``
   is ``1``; ``_ext/static_figures.py`` sets it for the build): `draw` is called once for every
   combination of the values listed in `states`, and the output is one HTML block with plain
-  ``<input type="range">``/``<select>`` controls and all the images, embedded as data URIs.
+  ``<input type="range">``/``<select>`` controls and all the images (``_stepper_html``).
   ``_static/stepper.js`` (a few lines, no CDN, no kernel) shows the image of the selected
   combination, so the controls work on the website.
+
+Every reader gets the same figure: each control has a name in words ("step size h", not "h")
+and, on the website, announces the value it shows with its unit (``aria-valuetext``); each
+state's image has an alt text in words (`nodelib.course.alt_text`), which a screen reader
+hears when the image changes; a value the website does not vary is shown as text, not as a
+control that moves nowhere.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import itertools
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["MAX_STATES", "STATIC_VARIABLE", "interactive_figure", "static_states"]
+from nodelib.course._stepper_html import _png, _same, static_html
+
+__all__ = [
+    "DEFAULT_NAMES",
+    "MAX_STATES",
+    "STATIC_VARIABLE",
+    "interactive_figure",
+    "static_note",
+    "static_states",
+]
 
 STATIC_VARIABLE = "NODELIB_STATIC_FIGURES"
 MAX_STATES = 36  # images per figure on the website: a page stays well under 5 MB
 _DEFAULT_SLIDER_VALUES = 5
-
-
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight", dpi=figure.dpi)
-    return buffer.getvalue()
 
 
 def _allowed(widget: Any) -> tuple[list[Any] | None, tuple[float, float] | None]:
@@ -45,12 +49,6 @@ def _allowed(widget: Any) -> tuple[list[Any] | None, tuple[float, float] | None]
     if hasattr(widget, "min") and hasattr(widget, "max"):
         return None, (float(widget.min), float(widget.max))
     return None, None
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
 
 
 def _derived_values(widget: Any) -> list[Any]:
@@ -120,69 +118,30 @@ def static_states(
     return chosen
 
 
-def _label(widget: Any, value: Any) -> str:
-    labels = getattr(widget, "_options_labels", None)
-    values = getattr(widget, "_options_values", None)
-    if labels is not None and values is not None:
-        for text, option in zip(labels, values, strict=True):
-            if _same(option, value):
-                return str(text)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+# Names in words of the course's notation (the house vocabulary), used when a chapter gives
+# none; any other control is named by its widget's description until the chapter names it.
+DEFAULT_NAMES = {"h": "step size h", "t": "time t", "nfe": "number of function evaluations"}
 
 
-def _alt(figure: Any, settings: str) -> str:
-    titles = [ax.get_title() for ax in figure.get_axes() if ax.get_title()]
-    suptitle = figure._suptitle.get_text() if getattr(figure, "_suptitle", None) else ""
-    return "; ".join([t for t in (suptitle, *titles) if t] + [settings])
+def _names(controls: Mapping[str, Any], names: Mapping[str, str] | None) -> dict[str, str]:
+    out = {}
+    for key, widget in controls.items():
+        given = (names or {}).get(key)
+        default = DEFAULT_NAMES.get(key) or getattr(widget, "description", "") or key
+        out[key] = " ".join(str(given or default).split())
+    return out
 
 
-def _control_html(name: str, widget: Any, labels: list[str], index: int) -> str:
-    description = html.escape(getattr(widget, "description", "") or name)
-    if getattr(widget, "_options_values", None) is not None:
-        options = "".join(
-            f'<option value="{k}"{" selected" if k == index else ""}>{html.escape(text)}</option>'
-            for k, text in enumerate(labels)
-        )
-        field = f'<select data-control="{html.escape(name)}">{options}</select>'
-    else:
-        field = (
-            f'<input type="range" min="0" max="{len(labels) - 1}" step="1" value="{index}" '
-            f"data-control=\"{html.escape(name)}\" data-labels='{html.escape(json.dumps(labels))}'>"
-            f"<output>{html.escape(labels[index])}</output>"
-        )
-    return f'<label class="nodelib-stepper-control">{description} {field}</label>'
-
-
-def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], chosen: dict) -> str:
-    import matplotlib.pyplot as plt
-
-    names = list(chosen)
-    labels = {n: [_label(controls[n], v) for v in chosen[n]] for n in names}
-    start = [next(k for k, v in enumerate(chosen[n]) if _same(v, controls[n].value)) for n in names]
-    frames = []
-    for indices in itertools.product(*(range(len(chosen[n])) for n in names)):
-        kwargs = {n: chosen[n][k] for n, k in zip(names, indices, strict=True)}
-        figure = draw(**kwargs)
-        try:
-            settings = ", ".join(
-                f"{n} = {labels[n][k]}" for n, k in zip(names, indices, strict=True)
-            )
-            data = base64.b64encode(_png(figure)).decode("ascii")
-            alt = html.escape(_alt(figure, settings))
-        finally:
-            plt.close(figure)
-        key = ",".join(map(str, indices))
-        hidden = "" if list(indices) == start else " hidden"
-        frames.append(
-            f'<img data-state="{key}" alt="{alt}" src="data:image/png;base64,{data}"{hidden}>'
-        )
-    fields = "".join(
-        _control_html(n, controls[n], labels[n], k) for n, k in zip(names, start, strict=True)
-    )
-    return (
-        f'<div class="nodelib-stepper" data-nodelib-stepper>'
-        f'<div class="nodelib-stepper-controls">{fields}</div>{"".join(frames)}</div>'
-    )
+def _check_words(
+    controls: Mapping[str, Any], names: Mapping[str, str] | None, units: Mapping[str, str] | None
+) -> None:
+    for what, given in (("names", names), ("units", units)):
+        unknown = sorted(set(given or {}) - set(controls))
+        if unknown:
+            raise ValueError(f"{what} has {unknown}, which are not controls: use {list(controls)}.")
+        for key, text in (given or {}).items():
+            if not isinstance(text, str) or (what == "names" and not text.strip()):
+                raise TypeError(f"{what}[{key!r}] must be a string of words, got {text!r}.")
 
 
 def interactive_figure(
@@ -191,6 +150,10 @@ def interactive_figure(
     *,
     states: Mapping[str, Sequence[Any]] | None = None,
     note: bool = True,
+    names: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    description: str | Callable[..., str] | None = None,
+    label: str | None = None,
 ) -> None:
     """Show `draw(**values)` with controls: live in a kernel, stepped on the static website.
 
@@ -199,15 +162,33 @@ def interactive_figure(
             is closed after each drawing.
         controls: ipywidgets value widgets by keyword, e.g.
             ``{"h": FloatSlider(value=0.1, min=0.01, max=0.5), "method": Dropdown(...)}``.
-            Their initial values draw the first figure.
+            Their initial values draw the first figure. A dropdown shows its options' labels:
+            give them in words, ``Dropdown(options=[("Adams–Bashforth 2", "ab2"), ...])``.
         states: the values the website steps through, by control (see `static_states`):
-            every combination is drawn once when the book is built, at most `MAX_STATES`.
+            every combination is drawn once when the book is built, at most `MAX_STATES`. A
+            control with one value there is shown as fixed text on the website.
         note: on the website, a line under the figure says how many states it holds and that
             every value is available in Jupyter or Colab.
+        names: each control's name in words, by keyword, e.g. ``{"h": "step size h",
+            "theta": "weight θ of the θ-method"}``: the label a reader sees and a screen reader
+            reads (also in Jupyter). Default: `DEFAULT_NAMES` for the course's notation, else
+            the widget's description.
+        units: each control's unit, by keyword, e.g. ``{"t": "seconds"}``: appended to the
+            value the website shows and announces. Default: none (a dimensionless value).
+        description: each state's alt text in words: a function of the control values
+            (called like `draw`) that returns the sentence, e.g. ``lambda h, theta: f"The
+            θ-method with h = {h} ..."``; or one sentence for every state, after which the
+            settings follow ("Shown for step size h = 0.1, ..."). Default: what the drawn
+            figure shows (`nodelib.course.alt_text.figure_alt`), then the settings. TeX in
+            it is turned into words.
+        label: the figure's name for a screen reader (its group label). Default:
+            "Interactive figure: " and the controls' names.
 
     Raises:
-        TypeError: a control has no ``value`` (not an ipywidgets value widget).
-        ValueError: `states` is not valid for `controls` (see `static_states`).
+        TypeError: a control has no ``value`` (not an ipywidgets value widget), or a name,
+            unit or description is not text.
+        ValueError: `states`, `names` or `units` name something that is not a control (see
+            also `static_states`).
     """
     import matplotlib.pyplot as plt
     from IPython.display import HTML, Image, Markdown, display
@@ -215,12 +196,20 @@ def interactive_figure(
     for key, widget in controls.items():
         if not hasattr(widget, "value") or not hasattr(widget, "observe"):
             raise TypeError(f"control {key!r} must be an ipywidgets value widget, got {widget!r}.")
+    if description is not None and not callable(description) and not isinstance(description, str):
+        raise TypeError(f"description must be a sentence or a function, got {description!r}.")
+    _check_words(controls, names, units)
     chosen = static_states(controls, states)  # checked in both renderings
+    words = _names(controls, names)
     if os.environ.get(STATIC_VARIABLE, "") == "1":
-        display(HTML(_static_html(draw, controls, chosen)))
+        text = label or "Interactive figure: " + ", ".join(words.values())
+        unit = {key: (units or {}).get(key, "").strip() for key in controls}
+        page = static_html(
+            draw, controls, chosen, names=words, units=unit, label=text, description=description
+        )
+        display(HTML(page))
         if note and controls:
-            count = math.prod(len(v) for v in chosen.values())
-            display(Markdown(static_note(count)))
+            display(Markdown(static_note(math.prod(len(v) for v in chosen.values()))))
         return
 
     def render() -> bytes:
@@ -233,6 +222,9 @@ def interactive_figure(
     if controls:
         import ipywidgets
 
+        for key, widget in controls.items():
+            widget.description = words[key]
+            widget.style.description_width = "initial"  # the whole name, not cut at 8 em
         display(ipywidgets.VBox(list(controls.values())))
     handle = display(Image(data=render(), format="png"), display_id=True)
 
