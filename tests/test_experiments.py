@@ -134,7 +134,7 @@ def test_results_and_checkpoints_round_trip(copied_results: Path, tmp_path: Path
     again = Results.from_json(json.loads(json.dumps(results.to_json())))
     assert again.per_seed == results.per_seed and again.seeds == results.seeds
     # Saved elsewhere with its checkpoint, it loads back the same.
-    results.checkpoints = {seed: state}
+    results.checkpoints = {seed: {"odenet": state}}
     out = tmp_path / "out"
     experiments.save(results, out)
     back = experiments.load("ch06_classifiers", strict=True, directory=out)
