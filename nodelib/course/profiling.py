@@ -24,11 +24,12 @@ the same code makes the same reads, so a test can pin a solver's count.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -107,10 +108,32 @@ def peak_memory_bytes(fn: Callable[[], Any], device: torch.device | str) -> tupl
             gc.enable()
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to the null device: the profiler's native library announces its
+    start and stop there, and a notebook shows those lines under the cell. Only the
+    profiler's own start and stop run inside, never the user's `fn`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _cpu_peak(fn: Callable[[], Any]) -> tuple[Any, int]:
     """The profiler's CPU memory events, in time order: the peak of their running sum."""
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _native_stderr_silenced():
+        prof.__enter__()
+    try:
         result = fn()
+    finally:
+        with _native_stderr_silenced():
+            prof.__exit__(None, None, None)
     changes = sorted(
         (event.start_ns(), event.nbytes())
         for event in prof.profiler.kineto_results.events()
