@@ -25,8 +25,9 @@ is wider than the window from 320 to 1920 px; one search box; wide equations sho
 figures shown small on a phone open at full size on a tap; chapter pages under 2 MB with their
 images; a favicon; the ".pdf" button downloads the PDF that scripts/build_pdf.py printed
 first; chapter downloads hold their outputs; printing keeps tables whole and opens hints and
-solutions. Two tests marked PHASE_2 list what the notebooks still owe (figures' findings,
-controls named in words); they print their lists per page.
+solutions. Every control is named in words, and every figure's alt text ends in its finding
+(printed per page); the pages of FINDINGS_PENDING (chapter 6, being rewritten, and the solution
+notebooks) owe theirs still: a test marked PHASE_2 lists them.
 
 Without Playwright or Chromium the module is skipped, unless NODE_COURSE_REQUIRE_BROWSER=1
 (.ci/run sets it), which makes that a failure. See tests/_website.py for the other switches.
@@ -552,10 +553,13 @@ def test_readable_at_phone_width(reports: dict[str, dict]) -> None:
 # --- issue 25: keyboard, screen reader, phone, print ---------------------------------------------
 
 PHASE_2 = pytest.mark.xfail(
-    reason="issue 25, phase 2: the notebooks give their figures' findings and their controls' "
-    "names (nodelib.course.book.describe, interactive_figure(names=...)); then drop this mark",
+    reason="issue 25, phase 2: the notebooks of FINDINGS_PENDING give their figures' findings "
+    "(nodelib.course.book.describe, or the cell's mystnb.image.alt); then drop this mark",
     strict=False,
 )
+# Pages whose notebooks still owe their figures' findings (issue 25, phase 2): chapter 6,
+# being rewritten, and the solution notebooks. Every other page must have them already.
+FINDINGS_PENDING = ("chapters/ch06_", "solutions/")
 
 
 def _resolve(site: Path, url: str, base: str) -> Path | None:
@@ -695,7 +699,6 @@ def test_interactive_figures_announce_values_and_images(reports: dict[str, dict]
     assert not problems, "\n".join(problems)
 
 
-@PHASE_2
 def test_interactive_controls_are_named_in_words(reports: dict[str, dict], capsys) -> None:
     """ "step size h", not "h"; a dropdown's options in words, not code names."""
     problems = []
@@ -724,9 +727,8 @@ def test_alt_texts_hold_no_tex_or_code_names(reports: dict[str, dict]) -> None:
     assert not problems, "\n".join(problems)
 
 
-@PHASE_2
-def test_every_figure_says_what_it_shows_and_finds(reports: dict[str, dict], capsys) -> None:
-    """No placeholder ("Figure 3 on page ..."); every figure's alt text ends in its finding."""
+def _figures_lacking_findings(reports: dict[str, dict]) -> dict[str, list[str]]:
+    """Per page, the figures whose alt text is a placeholder, has no finding or is not words."""
     pages = {}
     for name, report in reports.items():
         lacking = [
@@ -738,12 +740,38 @@ def test_every_figure_says_what_it_shows_and_finds(reports: dict[str, dict], cap
         ]
         if lacking:
             pages[name] = lacking
+    return pages
+
+
+def _lines(pages: dict[str, list[str]]) -> list[str]:
+    return [f"  {n}: {len(v)} figure(s): " + " | ".join(v) for n, v in pages.items()]
+
+
+def test_every_figure_says_what_it_shows_and_finds(reports: dict[str, dict], capsys) -> None:
+    """No placeholder ("Figure 3 on page ..."); every figure's alt text ends in its finding.
+
+    Every page but those of FINDINGS_PENDING (listed here, failed by the next test).
+    """
+    pages = _figures_lacking_findings(reports)
     total = sum(len(r["access"]["figures"]) for r in reports.values())
-    lines = [f"  {n}: {len(v)} figure(s): " + " | ".join(v) for n, v in pages.items()]
     count = sum(len(v) for v in pages.values())
     with capsys.disabled():
-        print(f"\nfigures without a proper alt text: {count} of {total}\n" + "\n".join(lines))
-    assert not pages, "\n".join(lines)
+        print(
+            f"\nfigures without a proper alt text: {count} of {total}\n" + "\n".join(_lines(pages))
+        )
+    failing = {n: v for n, v in pages.items() if not n.startswith(FINDINGS_PENDING)}
+    assert not failing, "\n".join(_lines(failing))
+
+
+@PHASE_2
+def test_figures_of_pending_pages_say_what_they_find(reports: dict[str, dict]) -> None:
+    """The pages whose notebooks still owe their figures' findings (FINDINGS_PENDING)."""
+    pending = {
+        n: v
+        for n, v in _figures_lacking_findings(reports).items()
+        if n.startswith(FINDINGS_PENDING)
+    }
+    assert not pending, "\n".join(_lines(pending))
 
 
 def test_no_page_is_wider_than_the_window(reports: dict[str, dict]) -> None:
