@@ -59,7 +59,7 @@ def test_every_glued_key_in_the_text_is_computed(nb):
 
 
 def test_every_claim_of_the_text_is_checked_and_holds(nb):
-    assert_claims(nb, 17)  # one per checked sentence
+    assert_claims(nb, 16)  # one per checked sentence
 
 
 def test_change_of_variables(g):
@@ -91,8 +91,10 @@ def test_determinant_costs(g):
     assert 2.5 < g["dense_slope"] < 3.5, g["dense_slope"]
     assert 0.5 < g["tri_slope"] < 1.5, g["tri_slope"]
     assert g["dense_tri_ratio_2048"] > 100  # measured 6000-10500
-    # out of the cache a number of the diagonal costs more (2.2-3.0 ns against 3.1-8.6 ns)
-    assert g["tri_ns_largest"] > g["tri_ns_cached"]
+    # Out of the cache a number of the diagonal cost more in 20 check_claims runs (2.2-3.0 ns
+    # against 3.1-8.6 ns) but not in one build (2.76 against 2.75 ns): prefetching can hide
+    # main memory, so neither the text nor the test says which is larger.
+    assert g["tri_ns_largest"] > 0 and g["tri_ns_cached"] > 0
     # time = (2/3) N^3 / rate, so the two least-squares slopes add up to 3 exactly
     assert abs(g["rate_slope"] + g["dense_slope"] - 3) < 1e-9
     # Not asserted tightly: the fit's prediction at N = 3072 against a measurement there. A
