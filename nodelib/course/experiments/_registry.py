@@ -6,7 +6,7 @@ chapter (``ch06_classifiers``). It defines ``NAME`` (its module name), ``DESCRIP
 on, or single objects of them as ``"module:qualname"``) and
 ``run(seed, settings, *, device, progress)``; optionally ``USES`` (experiments whose shipped
 results it reads, e.g. trained checkpoints) and ``metrics(result)`` (its headline numbers,
-which the reproduction test compares; default: every number of the result).
+by name: what to compare between two runs of it).
 """
 
 from __future__ import annotations
