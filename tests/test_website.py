@@ -26,8 +26,7 @@ figures shown small on a phone open at full size on a tap; chapter pages under 2
 images; a favicon; the ".pdf" button downloads the PDF that scripts/build_pdf.py printed
 first; chapter downloads hold their outputs; printing keeps tables whole and opens hints and
 solutions. Every control is named in words, and every figure's alt text ends in its finding
-(printed per page); the pages of FINDINGS_PENDING (the solution notebooks) owe theirs still: a
-test marked PHASE_2 lists them.
+(printed per page).
 
 Without Playwright or Chromium the module is skipped, unless NODE_COURSE_REQUIRE_BROWSER=1
 (.ci/run sets it), which makes that a failure. See tests/_website.py for the other switches.
@@ -552,15 +551,6 @@ def test_readable_at_phone_width(reports: dict[str, dict]) -> None:
 
 # --- issue 25: keyboard, screen reader, phone, print ---------------------------------------------
 
-PHASE_2 = pytest.mark.xfail(
-    reason="issue 25, phase 2: the notebooks of FINDINGS_PENDING give their figures' findings "
-    "(nodelib.course.book.describe, or the cell's mystnb.image.alt); then drop this mark",
-    strict=False,
-)
-# Pages whose notebooks still owe their figures' findings (issue 25, phase 2): the solution
-# notebooks. Every other page must have them already.
-FINDINGS_PENDING = ("solutions/",)
-
 
 def _resolve(site: Path, url: str, base: str) -> Path | None:
     if not url or not url.startswith(base):
@@ -748,10 +738,7 @@ def _lines(pages: dict[str, list[str]]) -> list[str]:
 
 
 def test_every_figure_says_what_it_shows_and_finds(reports: dict[str, dict], capsys) -> None:
-    """No placeholder ("Figure 3 on page ..."); every figure's alt text ends in its finding.
-
-    Every page but those of FINDINGS_PENDING (listed here, failed by the next test).
-    """
+    """No placeholder ("Figure 3 on page ..."); every figure's alt text ends in its finding."""
     pages = _figures_lacking_findings(reports)
     total = sum(len(r["access"]["figures"]) for r in reports.values())
     count = sum(len(v) for v in pages.values())
@@ -759,19 +746,7 @@ def test_every_figure_says_what_it_shows_and_finds(reports: dict[str, dict], cap
         print(
             f"\nfigures without a proper alt text: {count} of {total}\n" + "\n".join(_lines(pages))
         )
-    failing = {n: v for n, v in pages.items() if not n.startswith(FINDINGS_PENDING)}
-    assert not failing, "\n".join(_lines(failing))
-
-
-@PHASE_2
-def test_figures_of_pending_pages_say_what_they_find(reports: dict[str, dict]) -> None:
-    """The pages whose notebooks still owe their figures' findings (FINDINGS_PENDING)."""
-    pending = {
-        n: v
-        for n, v in _figures_lacking_findings(reports).items()
-        if n.startswith(FINDINGS_PENDING)
-    }
-    assert not pending, "\n".join(_lines(pending))
+    assert not pages, "\n".join(_lines(pages))
 
 
 def test_no_page_is_wider_than_the_window(reports: dict[str, dict]) -> None:
