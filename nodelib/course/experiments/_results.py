@@ -218,13 +218,14 @@ def _strict(strict: bool | None) -> bool:
 
 
 def _note(message: str) -> None:
-    """Show a note in a notebook (as `claim` does), else issue a warning."""
+    """Show a note in a notebook's kernel (as `claim` does), else issue a warning."""
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
     except ImportError:
         get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
+    shell = get_ipython() if get_ipython is not None else None
+    if getattr(shell, "kernel", None) is not None:  # a notebook's kernel, not any IPython shell
         display(Markdown(message))
     else:
         warnings.warn(message, stacklevel=3)
