@@ -241,7 +241,7 @@ def test_plotting_modules_export_distinct_names() -> None:
 
     owners: dict[str, list[str]] = {}
     for module in ("curves", "fields", "regions", "one_step", "runge_kutta", "stiffness", "resnets",
-                   "flows", "adjoint", "neural_odes"):  # fmt: skip
+                   "flows", "adjoint", "neural_odes", "odenets", "paper_results"):  # fmt: skip
         for name in importlib.import_module(f"nodelib.course.plotting.{module}").__all__:
             owners.setdefault(name, []).append(module)
     clashes = {name: mods for name, mods in owners.items() if len(mods) > 1}
